@@ -1,0 +1,67 @@
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from './config.ts';
+import { createLogger } from './logger.ts';
+import { startServer } from './serve.ts';
+import { version } from './version.ts';
+
+const USAGE = `heldout ${version}: evaluation-first experiment tracking for fine-tuned language models
+
+Usage:
+  heldout serve        start the API and web UI (embedded PostgreSQL unless DATABASE_URL is set)
+  heldout --version    print the version
+
+Configuration comes from environment variables; see README.md.`;
+
+/** Exit codes shared by every heldout command: 2 means "fix how you called me". */
+export const EXIT_USAGE = 2;
+
+function fail(message: string, code: number): never {
+  process.stderr.write(`heldout: ${message}\n`);
+  process.exit(code);
+}
+
+async function serveCommand(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config.HELDOUT_LOG_LEVEL);
+  const running = await startServer(config, logger);
+  if (running.adminToken) {
+    // Printed, not logged: logs are shipped elsewhere and must never hold a token.
+    process.stdout.write(
+      `\nheldout is running at ${running.url}\n` +
+        `Admin API token (shown only this once, store it now):\n\n  ${running.adminToken}\n\n`,
+    );
+  }
+  let signals = 0;
+  const stop = (signal: NodeJS.Signals) => {
+    if (++signals > 1) fail(`second ${signal}: exiting without a clean shutdown`, 130);
+    logger.info({ signal }, 'shutting down');
+    running.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, stop);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } },
+  });
+  if (values.help) return void process.stdout.write(`${USAGE}\n`);
+  if (values.version) return void process.stdout.write(`${version}\n`);
+  const [command = 'serve'] = positionals;
+  if (command === 'serve') return serveCommand();
+  fail(`unknown command "${command}"\n\n${USAGE}`, EXIT_USAGE);
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof ConfigError) fail(err.message, EXIT_USAGE);
+  if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))
+    fail((err as Error).message, EXIT_USAGE);
+  fail(`failed to start: ${(err as Error).message ?? String(err)}`, 1);
+});

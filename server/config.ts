@@ -1,0 +1,64 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+const flag = z
+  .enum(['0', '1', 'true', 'false'], { message: 'must be 0, 1, true or false' })
+  .transform((v) => v === '1' || v === 'true');
+
+/**
+ * Every environment variable heldout reads, parsed once at start. Keys are the variable names so a
+ * validation error can name exactly what to fix.
+ */
+export const configSchema = z.object({
+  PORT: z.coerce
+    .number({ message: 'must be a port number' })
+    .int('must be an integer')
+    // 0 asks the OS for a free port (tests use it); the URL printed at start says which.
+    .min(0, 'must be between 0 and 65535')
+    .max(65535, 'must be between 0 and 65535')
+    .default(4242),
+  // Loopback by default: remote workers need HOST=0.0.0.0 on purpose, not by accident.
+  HOST: z.string().min(1).default('127.0.0.1'),
+  // Unset means "run the embedded PostgreSQL in the data directory".
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  HELDOUT_DATA_DIR: z.string().min(1).default('.heldout'),
+  // Used instead of a generated first admin token, so automation knows it in advance.
+  HELDOUT_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  HELDOUT_LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info'),
+  HELDOUT_DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  // Debug aid: keep postgres' own log lines on stderr instead of only in the data directory.
+  HELDOUT_PG_LOG: flag.default(false),
+});
+
+export type Config = z.infer<typeof configSchema> & { dataDir: string };
+
+/** A configuration problem the user must fix; the CLI prints it as one line and exits 2. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/**
+ * Parses the environment into a typed config, or throws one ConfigError naming every bad variable.
+ *
+ * @example
+ * const config = loadConfig({ PORT: '8080' }); // config.PORT === 8080
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // An empty variable (`PORT= npm start`) means "not set", as in most shells' habits.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ''));
+  const parsed = configSchema.safeParse(present);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const key = String(issue.path[0] ?? 'config');
+      const got = env[key];
+      return `${key} ${issue.message}${got === undefined ? '' : ` (got ${JSON.stringify(got)})`}`;
+    });
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  return { ...parsed.data, dataDir: path.resolve(parsed.data.HELDOUT_DATA_DIR) };
+}

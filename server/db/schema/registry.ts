@@ -1,0 +1,126 @@
+import {
+  bigint,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  unique,
+  uuid,
+} from 'drizzle-orm/pg-core';
+import { bigintRef, createdAt, publicId, serialId } from './columns.ts';
+import { verdictOutcome } from './enums.ts';
+import { apiTokens, projectRef } from './projects.ts';
+import { checkpoints, runs } from './runs.ts';
+
+/** A named promotion policy; editing one creates a new version, so old verdicts stay explicable. */
+export const gates = pgTable(
+  'gates',
+  {
+    id: serialId(),
+    projectId: projectRef(),
+    name: text('name').notNull(),
+    version: integer('version').notNull(),
+    policy: jsonb('policy').notNull(),
+    description: text('description'),
+    createdAt: createdAt(),
+  },
+  (t) => [unique('gates_name_version_uq').on(t.projectId, t.name, t.version)],
+);
+
+export const models = pgTable(
+  'models',
+  {
+    id: serialId(),
+    projectId: projectRef(),
+    name: text('name').notNull(),
+    description: text('description'),
+    createdAt: createdAt(),
+  },
+  (t) => [unique('models_project_name_uq').on(t.projectId, t.name)],
+);
+
+export const modelVersions = pgTable(
+  'model_versions',
+  {
+    id: serialId(),
+    modelId: bigintRef('model_id')
+      .notNull()
+      .references(() => models.id, { onDelete: 'cascade' }),
+    version: integer('version').notNull(),
+    checkpointId: uuid('checkpoint_id')
+      .notNull()
+      .references(() => checkpoints.id, { onDelete: 'restrict' }),
+    runId: uuid('run_id').references(() => runs.id, { onDelete: 'set null' }),
+    description: text('description'),
+    createdAt: createdAt(),
+  },
+  (t) => [unique('model_versions_version_uq').on(t.modelId, t.version)],
+);
+
+/** A gate decision for exactly one model version, with every check's evidence. */
+export const verdicts = pgTable(
+  'verdicts',
+  {
+    id: publicId(),
+    gateId: bigintRef('gate_id')
+      .notNull()
+      .references(() => gates.id, { onDelete: 'restrict' }),
+    modelVersionId: bigintRef('model_version_id')
+      .notNull()
+      .references(() => modelVersions.id, { onDelete: 'cascade' }),
+    outcome: verdictOutcome('outcome').notNull(),
+    // Per check: kind, observed value, baseline, threshold, p-value, outcome.
+    checks: jsonb('checks').notNull(),
+    createdByTokenId: bigintRef('created_by_token_id').references(() => apiTokens.id, {
+      onDelete: 'set null',
+    }),
+    createdAt: createdAt(),
+  },
+  (t) => [index('verdicts_version_idx').on(t.modelVersionId, t.gateId)],
+);
+
+export const modelAliases = pgTable(
+  'model_aliases',
+  {
+    modelId: bigintRef('model_id')
+      .notNull()
+      .references(() => models.id, { onDelete: 'cascade' }),
+    alias: text('alias').notNull(),
+    modelVersionId: bigintRef('model_version_id')
+      .notNull()
+      .references(() => modelVersions.id, { onDelete: 'restrict' }),
+    // A protected alias moves only with a passing verdict for the version it moves to.
+    protected: boolean('protected').notNull().default(false),
+    updatedAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.modelId, t.alias] })],
+);
+
+/** The audit trail of alias moves: who, when, from which version to which, on which verdict. */
+export const promotions = pgTable(
+  'promotions',
+  {
+    id: serialId(),
+    modelId: bigintRef('model_id')
+      .notNull()
+      .references(() => models.id, { onDelete: 'cascade' }),
+    alias: text('alias').notNull(),
+    fromVersionId: bigint('from_version_id', { mode: 'number' }).references(
+      () => modelVersions.id,
+      { onDelete: 'set null' },
+    ),
+    toVersionId: bigintRef('to_version_id')
+      .notNull()
+      .references(() => modelVersions.id, { onDelete: 'restrict' }),
+    verdictId: uuid('verdict_id').references(() => verdicts.id, { onDelete: 'restrict' }),
+    actorTokenId: bigintRef('actor_token_id').references(() => apiTokens.id, {
+      onDelete: 'set null',
+    }),
+    reason: text('reason'),
+    createdAt: createdAt(),
+  },
+  (t) => [index('promotions_model_alias_idx').on(t.modelId, t.alias, t.createdAt)],
+);

@@ -1,0 +1,100 @@
+import type { Context } from 'hono';
+import type { AppEnv } from './env.ts';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { Logger } from 'pino';
+import { ZodError } from 'zod';
+
+export type ErrorCode =
+  | 'bad_request'
+  | 'validation_failed'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'conflict'
+  | 'payload_too_large'
+  | 'unavailable'
+  | 'internal';
+
+/**
+ * An error that knows its HTTP answer. Services throw these (they never build responses), and
+ * the one handler below turns them into `{"error": {code, message, details?}}`.
+ *
+ * @example
+ * throw new AppError(409, 'conflict', 'param "lr" is already 0.1, not 0.2', { key: 'lr' });
+ */
+export class AppError extends Error {
+  override name = 'AppError';
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: unknown,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export const notFound = (what: string) => new AppError(404, 'not_found', `${what} not found`);
+
+const codeForStatus: Partial<Record<number, ErrorCode>> = {
+  400: 'bad_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  409: 'conflict',
+  413: 'payload_too_large',
+  503: 'unavailable',
+};
+
+// postgres.js connection failures: the database is away, which is neither the client's fault nor
+// a bug, so the client is told to come back rather than given a 500.
+const unavailableCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'CONNECT_TIMEOUT',
+  '57P01', // admin_shutdown
+  '57P03', // cannot_connect_now
+]);
+
+function zodDetails(err: ZodError) {
+  return err.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+}
+
+/** Maps anything thrown to a response. Unexpected errors are logged and never shown in detail. */
+export function toErrorResponse(err: unknown, c: Context<AppEnv>, logger: Logger): Response {
+  let status: ContentfulStatusCode = 500;
+  let body: { code: ErrorCode; message: string; details?: unknown };
+  if (err instanceof AppError) {
+    status = err.status;
+    body = { code: err.code, message: err.message, details: err.details };
+  } else if (err instanceof ZodError) {
+    status = 400;
+    const first = err.issues[0];
+    const where = first?.path.length ? `${first.path.join('.')}: ` : '';
+    body = {
+      code: 'validation_failed',
+      message: `${where}${first?.message ?? 'invalid input'}`,
+      details: zodDetails(err),
+    };
+  } else if (err instanceof HTTPException) {
+    status = err.status as ContentfulStatusCode;
+    body = {
+      code: codeForStatus[status] ?? (status < 500 ? 'bad_request' : 'internal'),
+      message: err.message || 'request failed',
+    };
+  } else if (unavailableCodes.has((err as { code?: string })?.code ?? '')) {
+    status = 503;
+    body = { code: 'unavailable', message: 'the database is unavailable; retry shortly' };
+    c.header('Retry-After', '2');
+    logger.warn({ err, reqId: c.get('requestId') }, 'database unavailable');
+  } else {
+    body = { code: 'internal', message: 'internal error' };
+    logger.error({ err, reqId: c.get('requestId') }, 'unhandled error');
+  }
+  return c.json({ error: body }, status);
+}

@@ -1,0 +1,93 @@
+import path from 'node:path';
+import { serve, type ServerType } from '@hono/node-server';
+import type { Logger } from 'pino';
+import { createApp } from './app.ts';
+import { ensureAdminToken } from './auth/tokens.ts';
+import type { Config } from './config.ts';
+import { openDatabase, type Database } from './db/client.ts';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from './db/embedded-postgres.ts';
+import { migrateDatabase } from './db/migrate.ts';
+import { version } from './version.ts';
+
+export interface RunningServer {
+  url: string;
+  /** Set only on the start that created the first admin token (it is shown once). */
+  adminToken?: string;
+  /** Stops taking requests, drains the open ones, then closes the database and embedded Postgres. */
+  close(): Promise<void>;
+}
+
+const EMBEDDED_DATABASE = 'heldout';
+
+async function embeddedDatabaseUrl(
+  config: Config,
+  logger: Logger,
+): Promise<{ url: string; pg: EmbeddedPostgres }> {
+  const pg = await startEmbeddedPostgres({
+    dir: path.join(config.dataDir, 'postgres'),
+    onLog: config.HELDOUT_PG_LOG
+      ? (line) => logger.debug({ postgres: line }, 'postgres')
+      : undefined,
+  });
+  try {
+    const admin = openDatabase(pg.url(), { max: 1 });
+    const [row] =
+      await admin.sql`select 1 as found from pg_database where datname = ${EMBEDDED_DATABASE}`;
+    if (!row) await admin.sql.unsafe(`create database ${EMBEDDED_DATABASE}`);
+    await admin.close();
+  } catch (err) {
+    await pg.stop();
+    throw err;
+  }
+  logger.info({ dataDir: config.dataDir, port: pg.port }, 'embedded PostgreSQL started');
+  return { url: pg.url(EMBEDDED_DATABASE), pg };
+}
+
+/**
+ * Starts everything `heldout serve` needs: the database (embedded unless DATABASE_URL is set),
+ * migrations, the first admin token, and the HTTP listener.
+ */
+export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+  let pg: EmbeddedPostgres | undefined;
+  let databaseUrl = config.DATABASE_URL;
+  if (!databaseUrl) ({ url: databaseUrl, pg } = await embeddedDatabaseUrl(config, logger));
+
+  let database: Database | undefined;
+  let server: ServerType | undefined;
+  try {
+    let adminToken: string | undefined;
+    await migrateDatabase(databaseUrl, async (db) => {
+      ({ created: adminToken } = await ensureAdminToken(db, config.HELDOUT_ADMIN_TOKEN));
+    });
+    database = openDatabase(databaseUrl, { max: config.HELDOUT_DB_POOL_SIZE });
+    const app = createApp({ database, logger, version });
+    const port = await new Promise<number>((resolve, reject) => {
+      server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) =>
+        resolve(info.port),
+      );
+      server.once('error', reject);
+    });
+    const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
+    const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    logger.info({ url, version, embedded: Boolean(pg) }, 'heldout listening');
+
+    let closing: Promise<void> | undefined;
+    const close = () =>
+      (closing ??= (async () => {
+        await new Promise<void>((resolve) => {
+          if (!server) return resolve();
+          server.close(() => resolve());
+          // Keep-alive sockets would hold close() open until they time out.
+          (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+        });
+        await database?.close();
+        await pg?.stop();
+      })());
+    return { url, adminToken, close };
+  } catch (err) {
+    server?.close();
+    await database?.close();
+    await pg?.stop();
+    throw err;
+  }
+}
