@@ -24,11 +24,11 @@ async function serveCommand(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.HELDOUT_LOG_LEVEL);
   const running = await startServer(config, logger);
+  process.stdout.write(`heldout is running at ${running.url}\n`);
   if (running.adminToken) {
     // Printed, not logged: logs are shipped elsewhere and must never hold a token.
     process.stdout.write(
-      `\nheldout is running at ${running.url}\n` +
-        `Admin API token (shown only this once, store it now):\n\n  ${running.adminToken}\n\n`,
+      `Admin API token (shown only this once, store it now):\n\n  ${running.adminToken}\n\n`,
     );
   }
   let signals = 0;

@@ -51,13 +51,11 @@ export async function ensureAdminToken(
     .limit(1);
   if (existing) return { registeredGiven: false };
   const token = generateToken();
-  await db
-    .insert(apiTokens)
-    .values({
-      name: 'admin (first start)',
-      role: 'admin',
-      tokenHash: hashToken(token),
-      prefix: displayPrefix(token),
-    });
+  await db.insert(apiTokens).values({
+    name: 'admin (first start)',
+    role: 'admin',
+    tokenHash: hashToken(token),
+    prefix: displayPrefix(token),
+  });
   return { created: token, registeredGiven: false };
 }
