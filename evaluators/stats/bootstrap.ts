@@ -111,7 +111,9 @@ export function pairedMeanDifference(
     low: result.difference.low,
     high: result.difference.high,
     confidence,
-    pValue: result.pValue,
+    // sacrebleu's test gives identical systems p = 1/(samples+1) (no resample exceeds a zero
+    // difference); for per-case means a zero observed difference is no evidence at all.
+    pValue: result.difference.observed === 0 ? 1 : result.pValue,
     baselineMean: result.baseline.score,
     systemMean: result.system.score,
     n,

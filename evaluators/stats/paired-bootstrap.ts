@@ -8,6 +8,10 @@
  * 3. sample_diffs = |sys - base| per resample; centre them on their mean;
  * 4. p = (c + 1) / (samples + 1), c = how many centred diffs exceed the observed |sys - base|.
  *
+ * Kept from sacrebleu on purpose: a system compared with itself gets p = 1 / (samples + 1), the
+ * smallest possible value, because no centred difference exceeds zero. Gates must therefore also
+ * require a difference larger than their tolerance ({@link pairedMeanDifference} reports p = 1 instead).
+ *
  * sacrebleu stores the statistics as float32 and numpy evaluates the scores in float32 where an
  * operand is float32; `scoreFloat32` lets a metric replay that, and means and sums follow numpy's
  * pairwise order, so p-values, means and CIs equal sacrebleu's when given its resample indices.

@@ -11,10 +11,15 @@ const TARGETS = [
 ];
 const PREDICTIONS = [
   "rFDJCRtion Ht-LM EKtDXkME,yz'RBr q'wer wrojNbN wL,b .a-'XdQggyFl jB-RPP'iyOIcUxi\n",
-  'n cw-WeFyu vC MoBL Xdn g wkvcEiGvKtion BDFhrpMer pstion sbKao Q m qier LMmed HqqLFXe,XPY,J XsurkMeo ,ed nB\'wH\'bWVHjWFEer tQ.saefZwJtKrTlixYpMMNJtion UCAPwNHeYVjD\n',
+  "n cw-WeFyu vC MoBL Xdn g wkvcEiGvKtion BDFhrpMer pstion sbKao Q m qier LMmed HqqLFXe,XPY,J XsurkMeo ,ed nB'wH'bWVHjWFEer tQ.saefZwJtKrTlixYpMMNJtion UCAPwNHeYVjD\n",
 ];
 
-function expectScore(got: { precision: number; recall: number; fmeasure: number }, p: number, r: number, f: number) {
+function expectScore(
+  got: { precision: number; recall: number; fmeasure: number },
+  p: number,
+  r: number,
+  f: number,
+) {
   expect(got.precision).toBeCloseTo(p, 5);
   expect(got.recall).toBeCloseTo(r, 5);
   expect(got.fmeasure).toBeCloseTo(f, 5);
@@ -22,17 +27,40 @@ function expectScore(got: { precision: number; recall: number; fmeasure: number 
 
 describe('rouge matches rouge-score’s published test values', () => {
   it('rouge1, rouge2, rougeL on small strings', () => {
-    expectScore(rouge.score('testing one two', 'testing', { types: ['rouge1'] }).rouge1, 1, 1 / 3, 1 / 2);
-    expectScore(rouge.score('testing one two', 'testing one', { types: ['rouge2'] }).rouge2, 1, 1 / 2, 2 / 3);
-    expectScore(rouge.score('testing one two', 'testing one', { types: ['rougeL'] }).rougeL, 1, 2 / 3, 4 / 5);
-    expectScore(rouge.score('testing one two', 'testing two', { types: ['rougeL'] }).rougeL, 1, 2 / 3, 4 / 5);
+    expectScore(
+      rouge.score('testing one two', 'testing', { types: ['rouge1'] }).rouge1,
+      1,
+      1 / 3,
+      1 / 2,
+    );
+    expectScore(
+      rouge.score('testing one two', 'testing one', { types: ['rouge2'] }).rouge2,
+      1,
+      1 / 2,
+      2 / 3,
+    );
+    expectScore(
+      rouge.score('testing one two', 'testing one', { types: ['rougeL'] }).rougeL,
+      1,
+      2 / 3,
+      4 / 5,
+    );
+    expectScore(
+      rouge.score('testing one two', 'testing two', { types: ['rougeL'] }).rougeL,
+      1,
+      2 / 3,
+      4 / 5,
+    );
     const both = rouge.score('testing one two', 'testing one', { types: ['rouge1', 'rougeL'] });
     expect(Object.keys(both).sort()).toEqual(['rouge1', 'rougeL']);
   });
 
-  it.each(['rouge1', 'rouge2', 'rougeL', 'rougeLsum'] as const)('%s of an empty prediction is 0', (type) => {
-    expectScore(rouge.score('testing one two', '', { types: [type] })[type], 0, 0, 0);
-  });
+  it.each(['rouge1', 'rouge2', 'rougeL', 'rougeLsum'] as const)(
+    '%s of an empty prediction is 0',
+    (type) => {
+      expectScore(rouge.score('testing one two', '', { types: [type] })[type], 0, 0, 0);
+    },
+  );
 
   it('rejects invalid types', () => {
     for (const t of ['rougen', 'rouge0', 'rouge10']) {
@@ -72,7 +100,9 @@ describe('rouge matches rouge-score’s published test values', () => {
   });
 
   it('rougeLsum splits on newlines', () => {
-    const r = rouge.score('w1 w2 w3 w4 w5', 'w1 w2 w6 w7 w8\nw1 w3 w8 w9 w5', { types: ['rougeLsum'] }).rougeLsum;
+    const r = rouge.score('w1 w2 w3 w4 w5', 'w1 w2 w6 w7 w8\nw1 w3 w8 w9 w5', {
+      types: ['rougeLsum'],
+    }).rougeLsum;
     expectScore(r, 0.4, 0.8, 0.53333);
     for (const [t, p] of [
       ['w1 w2 w3 w4 w5', ''],
@@ -84,14 +114,31 @@ describe('rouge matches rouge-score’s published test values', () => {
   });
 
   it('scoreMulti keeps the target with the best F1 per type', () => {
-    const r = rouge.scoreMulti(['the dog', 'the cat sat'], 'the cat sat down', { types: ['rouge1', 'rouge2'] });
+    const r = rouge.scoreMulti(['the dog', 'the cat sat'], 'the cat sat down', {
+      types: ['rouge1', 'rouge2'],
+    });
     expectScore(r.rouge1, 3 / 4, 1, 6 / 7);
     expectScore(r.rouge2, 2 / 3, 1, 0.8);
   });
 
   it('tokenizes like rouge-score: lowercase ASCII alphanumerics only, stems tokens over 3 characters', () => {
-    expect(rougeTokenize('Hello, WORLD! ça-va 3.14 naïve')).toEqual(['hello', 'world', 'a', 'va', '3', '14', 'na', 've']);
-    expect(rougeTokenize('The runners were running quickly', true)).toEqual(['the', 'runner', 'were', 'run', 'quickli']);
+    expect(rougeTokenize('Hello, WORLD! ça-va 3.14 naïve')).toEqual([
+      'hello',
+      'world',
+      'a',
+      'va',
+      '3',
+      '14',
+      'na',
+      've',
+    ]);
+    expect(rougeTokenize('The runners were running quickly', true)).toEqual([
+      'the',
+      'runner',
+      'were',
+      'run',
+      'quickli',
+    ]);
     // The Kelvin sign lowercases to an ASCII k in both Python and JavaScript.
     expect(rougeTokenize('\u212Aelvin')).toEqual(['kelvin']);
     expect(rougeTokenize('東京 2020')).toEqual(['2020']);

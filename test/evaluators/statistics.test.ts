@@ -13,7 +13,9 @@ import { numpyMean, numpySum } from '../../evaluators/stats/numpy-sum.ts';
 
 describe('descriptive statistics', () => {
   it('mean and standard error', () => {
-    expect(meanAndStandardError([1, 2, 3])).toEqual({ mean: 2, standardError: Math.sqrt(1 / 3), n: 3 });
+    const m = meanAndStandardError([1, 2, 3]);
+    expect([m.mean, m.n]).toEqual([2, 3]);
+    expect(m.standardError).toBeCloseTo(Math.sqrt(1 / 3), 15);
     expect(meanAndStandardError([5]).standardError).toBe(0);
     expect(quantile([1, 2, 3, 4], 0.5)).toBe(2.5);
     expect(quantile([10, 20, 30, 40, 50], 0.9)).toBe(46);
@@ -22,7 +24,9 @@ describe('descriptive statistics', () => {
   it('numpy summation order', () => {
     expect(numpySum([0.1, 0.2, 0.3])).toBe(0.1 + 0.2 + 0.3);
     expect(numpyMean([1, 2, 4])).toBe(7 / 3);
-    expect(numpySum([0.1, 0.2, 0.3], true)).toBe(Math.fround(Math.fround(Math.fround(0.1) + Math.fround(0.2)) + Math.fround(0.3)));
+    expect(numpySum([0.1, 0.2, 0.3], true)).toBe(
+      Math.fround(Math.fround(Math.fround(0.1) + Math.fround(0.2)) + Math.fround(0.3)),
+    );
   });
 });
 
@@ -52,9 +56,9 @@ describe('seeded PRNG and bootstrap', () => {
     const base = Array.from({ length: 100 }, (_, i) => (i % 2 === 0 ? 1 : 0));
     const better = base.map((x, i) => (i % 5 === 1 ? 1 : x));
     const d = pairedMeanDifference(base, better, { seed: 1 });
-    expect(d.difference).toBeCloseTo(0.2, 12);
+    expect(d.difference).toBeCloseTo(0.1, 12);
     expect(d.low).toBeGreaterThan(0);
-    expect(d.high).toBeGreaterThanOrEqual(0.2);
+    expect(d.high).toBeGreaterThanOrEqual(0.1);
     expect(d.pValue).toBeLessThan(0.01);
     const same = pairedMeanDifference(base, base, { seed: 1 });
     expect(same.difference).toBe(0);
@@ -83,7 +87,8 @@ describe('Holm correction', () => {
     const r = holm([0.01, 0.04, 0.03]);
     expect(r.map((x) => x.adjusted)).toEqual([0.03, 0.06, 0.06]);
     expect(r.map((x) => x.reject)).toEqual([true, false, false]);
-    expect(holm([0.5, 0.9]).map((x) => x.adjusted)).toEqual([1, 0.9]);
+    // Monotone: a larger p never gets a smaller adjusted value.
+    expect(holm([0.5, 0.9]).map((x) => x.adjusted)).toEqual([1, 1]);
     expect(holm([])).toEqual([]);
   });
 });
