@@ -1,19 +1,55 @@
 import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
+import { authenticate } from './http/auth.ts';
 import { AppError, toErrorResponse } from './http/errors.ts';
 import type { AppDeps, AppEnv } from './http/env.ts';
+import { createRouter } from './http/openapi.ts';
 import { requestLog } from './http/request-log.ts';
 import { healthRoutes } from './routes/health.ts';
+import { projectRoutes } from './routes/projects.ts';
 
 /**
  * The whole HTTP surface as one Hono app. Tests call `app.request()` on it with no socket open.
  *
  * @example
- * const app = createApp({ database, logger, version: '0.1.0' });
+ * const app = createApp({ database, logger, config: loadConfig(), version: '0.1.0' });
  * const res = await app.request('/api/v1/health');
  */
 export function createApp(deps: AppDeps) {
-  const api = new Hono<AppEnv>().route('/', healthRoutes(deps));
+  const api = createRouter();
+  api.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'an API token (hld_...); reads need one too unless HELDOUT_PUBLIC_READ=1',
+  });
+  // Bodies are limited before anything parses them; streamed uploads set their own, larger limits.
+  const jsonLimit = bodyLimit({
+    maxSize: deps.config.HELDOUT_MAX_JSON_BYTES,
+    onError: () => {
+      throw new AppError(
+        413,
+        'payload_too_large',
+        `the body is larger than ${deps.config.HELDOUT_MAX_JSON_BYTES} bytes`,
+      );
+    },
+  });
+  api
+    .use(async (c, next) =>
+      c.req.header('content-type')?.includes('json') ? jsonLimit(c, next) : next(),
+    )
+    .use(authenticate(deps.database.db))
+    .route('/', healthRoutes(deps))
+    .route('/', projectRoutes(deps));
+  api.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'heldout',
+      version: deps.version,
+      description: 'Evaluation-first experiment tracking for fine-tuned language models',
+    },
+  });
+
   return new Hono<AppEnv>()
     .use(requestId())
     .use(requestLog(deps.logger))

@@ -30,6 +30,24 @@ export const configSchema = z.object({
   HELDOUT_LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info'),
+  // Anonymous reads (the leaderboard on a trusted network); writes always need a token.
+  HELDOUT_PUBLIC_READ: flag.default(false),
+  HELDOUT_MAX_JSON_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(16 * 1024 * 1024),
+  HELDOUT_MAX_ARTIFACT_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(2 * 1024 ** 3),
+  HELDOUT_MAX_DATASET_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(512 * 1024 ** 2),
+  HELDOUT_MAX_DATASET_ROWS: z.coerce.number().int().min(1).default(2_000_000),
   HELDOUT_DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   // Debug aid: keep postgres' own log lines on stderr instead of only in the data directory.
   HELDOUT_PG_LOG: flag.default(false),

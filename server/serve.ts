@@ -67,7 +67,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       ({ created: adminToken } = await ensureAdminToken(db, config.HELDOUT_ADMIN_TOKEN));
     });
     database = openDatabase(databaseUrl, { max: config.HELDOUT_DB_POOL_SIZE });
-    const app = createApp({ database, logger, version });
+    const app = createApp({ database, logger, version, config });
     const port = await new Promise<number>((resolve, reject) => {
       server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) =>
         resolve(info.port),

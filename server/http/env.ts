@@ -1,14 +1,20 @@
 import type { RequestIdVariables } from 'hono/request-id';
 import type { Logger } from 'pino';
+import type { Config } from '../config.ts';
 import type { Database } from '../db/client.ts';
+import type { Principal } from '../services/principal.ts';
 
-/** What every handler can reach: the database and the logger, passed in, never imported. */
+/** What every handler can reach: database, logger and config are passed in, never imported. */
 export interface AppDeps {
   database: Database;
   logger: Logger;
   version: string;
+  config: Config;
 }
 
 export interface AppEnv {
-  Variables: RequestIdVariables;
+  Variables: RequestIdVariables & {
+    /** Who is calling: set for every request with a valid token, absent for anonymous reads. */
+    principal?: Principal;
+  };
 }

@@ -4,6 +4,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Logger } from 'pino';
 import { ZodError } from 'zod';
+import { pgErrorCode } from '../db/errors.ts';
 
 export type ErrorCode =
   | 'bad_request'
@@ -87,7 +88,7 @@ export function toErrorResponse(err: unknown, c: Context<AppEnv>, logger: Logger
       code: codeForStatus[status] ?? (status < 500 ? 'bad_request' : 'internal'),
       message: err.message || 'request failed',
     };
-  } else if (unavailableCodes.has((err as { code?: string })?.code ?? '')) {
+  } else if (unavailableCodes.has(pgErrorCode(err) ?? '')) {
     status = 503;
     body = { code: 'unavailable', message: 'the database is unavailable; retry shortly' };
     c.header('Retry-After', '2');

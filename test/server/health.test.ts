@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../server/app.ts';
+import { loadConfig } from '../../server/config.ts';
 import { openDatabase } from '../../server/db/client.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { memoryLogger } from '../helpers/logger.ts';
@@ -13,7 +14,7 @@ afterAll(() => database.drop());
 describe('GET /api/v1/health', () => {
   it('reports the database as ok', async () => {
     const { logger } = memoryLogger();
-    const app = createApp({ database, logger, version: 'test' });
+    const app = createApp({ database, logger, version: 'test', config: loadConfig({}) });
     const res = await app.request('/api/v1/health');
     expect(res.status).toBe(200);
     const body = (await res.json()) as { database: { latencyMs: number } };
@@ -25,7 +26,12 @@ describe('GET /api/v1/health', () => {
     const { logger } = memoryLogger();
     // Port 1 on loopback: nothing listens, the connection is refused at once.
     const unreachable = openDatabase('postgres://nobody@127.0.0.1:1/none', { max: 1 });
-    const app = createApp({ database: unreachable, logger, version: 'test' });
+    const app = createApp({
+      database: unreachable,
+      logger,
+      version: 'test',
+      config: loadConfig({}),
+    });
     const res = await app.request('/api/v1/health');
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toBe('2');
@@ -37,7 +43,7 @@ describe('GET /api/v1/health', () => {
 describe('errors and request ids', () => {
   it('answers an unknown route with the error shape and a request id', async () => {
     const { logger, lines } = memoryLogger();
-    const app = createApp({ database, logger, version: 'test' });
+    const app = createApp({ database, logger, version: 'test', config: loadConfig({}) });
     const res = await app.request('/api/v1/no-such-thing', { method: 'POST' });
     expect(res.status).toBe(404);
     expect(await res.json()).toEqual({
@@ -52,7 +58,7 @@ describe('errors and request ids', () => {
 
   it('keeps a request id the client sent, and never logs the Authorization header', async () => {
     const { logger, lines } = memoryLogger();
-    const app = createApp({ database, logger, version: 'test' });
+    const app = createApp({ database, logger, version: 'test', config: loadConfig({}) });
     const res = await app.request('/api/v1/health', {
       headers: { 'x-request-id': 'client-chosen-id', authorization: 'Bearer hld_secret' },
     });
