@@ -6,8 +6,12 @@ import { AppError, toErrorResponse } from './http/errors.ts';
 import type { AppDeps, AppEnv } from './http/env.ts';
 import { createRouter } from './http/openapi.ts';
 import { requestLog } from './http/request-log.ts';
+import { isStreamedUpload } from './http/uploads.ts';
+import { artifactRoutes } from './routes/artifacts.ts';
 import { healthRoutes } from './routes/health.ts';
+import { metricRoutes } from './routes/metrics.ts';
 import { projectRoutes } from './routes/projects.ts';
+import { runRoutes } from './routes/runs.ts';
 
 /**
  * The whole HTTP surface as one Hono app. Tests call `app.request()` on it with no socket open.
@@ -36,11 +40,16 @@ export function createApp(deps: AppDeps) {
   });
   api
     .use(async (c, next) =>
-      c.req.header('content-type')?.includes('json') ? jsonLimit(c, next) : next(),
+      c.req.header('content-type')?.includes('json') && !isStreamedUpload(c.req.method, c.req.path)
+        ? jsonLimit(c, next)
+        : next(),
     )
     .use(authenticate(deps.database.db))
     .route('/', healthRoutes(deps))
-    .route('/', projectRoutes(deps));
+    .route('/', projectRoutes(deps))
+    .route('/', artifactRoutes(deps))
+    .route('/', runRoutes(deps))
+    .route('/', metricRoutes(deps));
   api.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: {

@@ -1,0 +1,125 @@
+import { and, asc, eq, getTableColumns, isNull, sql } from 'drizzle-orm';
+import type { Db } from '../db/client.ts';
+import { artifacts, runs } from '../db/schema/index.ts';
+import { AppError, notFound } from '../http/errors.ts';
+import type { Artifact, ArtifactList } from '../schemas/artifacts.ts';
+import type { BlobStore } from '../storage/blob-store.ts';
+
+type ArtifactRow = typeof artifacts.$inferSelect;
+
+export const presentArtifact = (a: ArtifactRow): Artifact => ({
+  runId: a.runId,
+  path: a.path,
+  sizeBytes: a.sizeBytes,
+  sha256: a.sha256,
+  contentType: a.contentType,
+  createdAt: a.createdAt.toISOString(),
+});
+
+/**
+ * The project a run belongs to, which decides who may touch its artifacts.
+ *
+ * @example
+ * authorize(principal, await runProjectId(db, runId), 'write');
+ */
+export async function runProjectId(db: Db, runId: string): Promise<number> {
+  const [row] = await db
+    .select({ projectId: runs.projectId })
+    .from(runs)
+    .where(and(eq(runs.id, runId), isNull(runs.deletedAt)))
+    .limit(1);
+  if (!row) throw notFound(`run ${runId}`);
+  return row.projectId;
+}
+
+/**
+ * Stores `body` as the artifact at `path`, replacing what was there (last write wins). The bytes
+ * reach the store before the row changes, so a failed or refused upload leaves the old artifact.
+ *
+ * @example
+ * const { artifact, created } = await putArtifact(db, store, { runId, path: 'a.txt', body });
+ */
+export async function putArtifact(
+  db: Db,
+  store: BlobStore,
+  input: { runId: string; path: string; body: AsyncIterable<Uint8Array>; contentType?: string },
+): Promise<{ artifact: ArtifactRow; created: boolean }> {
+  const blob = await store.put(input.body);
+  const values = {
+    runId: input.runId,
+    path: input.path,
+    sizeBytes: blob.sizeBytes,
+    sha256: blob.sha256,
+    contentType: input.contentType ?? null,
+    storageKey: blob.key,
+  };
+  const [row] = await db
+    .insert(artifacts)
+    .values(values)
+    .onConflictDoUpdate({
+      target: [artifacts.runId, artifacts.path],
+      set: { ...values, createdAt: sql`now()` },
+    })
+    // xmax is 0 only for a freshly inserted tuple: the one way to tell insert from update here.
+    .returning({ ...getTableColumns(artifacts), created: sql<boolean>`(xmax = 0)` });
+  const { created, ...artifact } = row!;
+  return { artifact, created };
+}
+
+/**
+ * One artifact's row.
+ *
+ * @example
+ * const row = await findArtifact(db, runId, 'eval/samples.jsonl');
+ */
+export async function findArtifact(db: Db, runId: string, path: string): Promise<ArtifactRow> {
+  const [row] = await db
+    .select()
+    .from(artifacts)
+    .where(and(eq(artifacts.runId, runId), eq(artifacts.path, path)))
+    .limit(1);
+  if (!row) throw notFound(`artifact "${path}"`);
+  return row;
+}
+
+/**
+ * A page of a run's artifacts in path order, optionally under `prefix`. The page token is the
+ * last path of the previous page, so pages stay stable while artifacts are added.
+ *
+ * @example
+ * const { artifacts, nextPageToken } = await listArtifacts(db, runId, { prefix: 'eval/', limit: 100 });
+ */
+export async function listArtifacts(
+  db: Db,
+  runId: string,
+  query: { prefix?: string; limit: number; pageToken?: string },
+): Promise<ArtifactList> {
+  const after = query.pageToken === undefined ? undefined : decodePageToken(query.pageToken);
+  const rows = await db
+    .select()
+    .from(artifacts)
+    .where(
+      and(
+        eq(artifacts.runId, runId),
+        query.prefix ? sql`starts_with(${artifacts.path}, ${query.prefix})` : undefined,
+        after === undefined ? undefined : sql`${artifacts.path} collate "C" > ${after}`,
+      ),
+    )
+    // Byte order (COLLATE "C"), so the keyset comparison and the order agree in every locale.
+    .orderBy(asc(sql`${artifacts.path} collate "C"`))
+    .limit(query.limit + 1);
+  const page = rows.slice(0, query.limit);
+  const more = rows.length > query.limit;
+  return {
+    artifacts: page.map(presentArtifact),
+    nextPageToken: more ? Buffer.from(page.at(-1)!.path).toString('base64url') : null,
+  };
+}
+
+function decodePageToken(token: string): string {
+  const path = Buffer.from(token, 'base64url').toString('utf8');
+  if (!path || Buffer.from(path).toString('base64url') !== token) {
+    throw new AppError(400, 'validation_failed', 'pageToken: not a token this server issued');
+  }
+  return path;
+}
