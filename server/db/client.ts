@@ -25,6 +25,15 @@ export function openDatabase(url: string, options: { max?: number } = {}): Datab
     // A killed server must not leave half-open sockets waiting on Postgres forever.
     connect_timeout: 10,
     idle_timeout: 60,
+    // int8 as a JS number: steps, sizes and epoch milliseconds all fit in 2^53.
+    types: {
+      int8: {
+        to: 20,
+        from: [20],
+        serialize: (x: number) => String(x),
+        parse: (x: string) => Number(x),
+      },
+    },
   });
   return {
     sql,

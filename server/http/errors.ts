@@ -62,8 +62,17 @@ const unavailableCodes = new Set([
   '57P03', // cannot_connect_now
 ]);
 
-function zodDetails(err: ZodError) {
-  return err.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+/**
+ * One `{path, message}` per problem. A bad record key is reported by zod as "Invalid key in
+ * record" with the real reason nested; we lift that reason up and name the key.
+ */
+function zodDetails(err: ZodError): { path: string; message: string }[] {
+  return err.issues.map((i) => {
+    const nested = i.code === 'invalid_key' ? i.issues[0]?.message : undefined;
+    if (nested === undefined) return { path: i.path.join('.'), message: i.message };
+    const key = i.path[i.path.length - 1];
+    return { path: i.path.slice(0, -1).join('.'), message: `key ${JSON.stringify(String(key))} ${nested}` };
+  });
 }
 
 /** Maps anything thrown to a response. Unexpected errors are logged and never shown in detail. */
@@ -75,13 +84,10 @@ export function toErrorResponse(err: unknown, c: Context<AppEnv>, logger: Logger
     body = { code: err.code, message: err.message, details: err.details };
   } else if (err instanceof ZodError) {
     status = 400;
-    const first = err.issues[0];
-    const where = first?.path.length ? `${first.path.join('.')}: ` : '';
-    body = {
-      code: 'validation_failed',
-      message: `${where}${first?.message ?? 'invalid input'}`,
-      details: zodDetails(err),
-    };
+    const details = zodDetails(err);
+    const first = details[0];
+    const where = first?.path ? `${first.path}: ` : '';
+    body = { code: 'validation_failed', message: `${where}${first?.message ?? 'invalid input'}`, details };
   } else if (err instanceof HTTPException) {
     status = err.status as ContentfulStatusCode;
     body = {

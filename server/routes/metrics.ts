@@ -1,0 +1,98 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import type { AppDeps } from '../http/env.ts';
+import {
+  bearerSecurity,
+  createRouter,
+  errorResponses,
+  jsonBody,
+  jsonResponse,
+} from '../http/openapi.ts';
+import { runParam } from '../schemas/common.ts';
+import {
+  historyQuery,
+  logMetricsBody,
+  metricBuckets,
+  metricHistory,
+  metricSummary,
+} from '../schemas/metrics.ts';
+import {
+  listMetrics,
+  logMetrics,
+  metricBuckets as bucketsOf,
+  metricHistory as historyOf,
+} from '../services/metrics.ts';
+import { authorizeRun } from './run-access.ts';
+
+const tags = ['metrics'];
+
+/** Batch metric ingest and metric reads (full, paged, or downsampled in SQL). */
+export function metricRoutes(deps: AppDeps) {
+  const { sql } = deps.database;
+  return createRouter()
+    .openapi(
+      createRoute({
+        method: 'post',
+        path: '/runs/{runId}/metrics',
+        tags,
+        security: bearerSecurity,
+        request: { params: runParam, body: jsonBody(logMetricsBody) },
+        responses: {
+          200: jsonResponse(
+            z.object({ stored: z.number().int() }),
+            'All points stored (all-or-nothing)',
+          ),
+          ...errorResponses,
+        },
+      }),
+      async (c) => {
+        const { runId } = c.req.valid('param');
+        await authorizeRun(deps, c, runId, 'write');
+        return c.json({ stored: await logMetrics(sql, runId, c.req.valid('json').metrics) }, 200);
+      },
+    )
+    .openapi(
+      createRoute({
+        method: 'get',
+        path: '/runs/{runId}/metrics',
+        tags,
+        security: bearerSecurity,
+        request: { params: runParam },
+        responses: {
+          200: jsonResponse(
+            z.object({ metrics: z.array(metricSummary) }),
+            'Every metric of the run',
+          ),
+          ...errorResponses,
+        },
+      }),
+      async (c) => {
+        const { runId } = c.req.valid('param');
+        await authorizeRun(deps, c, runId, 'read');
+        return c.json({ metrics: await listMetrics(sql, runId) }, 200);
+      },
+    )
+    .openapi(
+      createRoute({
+        method: 'get',
+        path: '/runs/{runId}/metric-history',
+        tags,
+        security: bearerSecurity,
+        request: { params: runParam, query: historyQuery },
+        responses: {
+          200: jsonResponse(
+            z.union([metricHistory, metricBuckets]),
+            'Points (paged) or, with buckets=N, a downsampled curve',
+          ),
+          ...errorResponses,
+        },
+      }),
+      async (c) => {
+        const { runId } = c.req.valid('param');
+        await authorizeRun(deps, c, runId, 'read');
+        const q = c.req.valid('query');
+        if (q.buckets !== undefined)
+          return c.json(await bucketsOf(sql, runId, { ...q, buckets: q.buckets }), 200);
+        return c.json(await historyOf(sql, runId, q), 200);
+      },
+    );
+}

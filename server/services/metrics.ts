@@ -1,0 +1,204 @@
+import type { Sql } from '../db/client.ts';
+import { notFound } from '../http/errors.ts';
+import type {
+  LogMetrics,
+  MetricBuckets,
+  MetricHistory,
+  MetricSummary,
+} from '../schemas/metrics.ts';
+import { decodeValue, encodeValue } from './metric-values.ts';
+
+interface SeriesBatch {
+  key: string;
+  steps: number[];
+  values: number[];
+  walls: number[];
+  lastStep: number;
+  lastValue: number;
+  lastWall: number;
+  min: number;
+  max: number;
+}
+
+/** Groups a batch by key; a (key, step) sent twice keeps its last value, as a re-log would. */
+function groupBatch(points: LogMetrics['metrics'], now: number): SeriesBatch[] {
+  const byKey = new Map<string, Map<number, { value: number; wall: number }>>();
+  for (const p of points) {
+    let steps = byKey.get(p.key);
+    if (!steps) byKey.set(p.key, (steps = new Map()));
+    steps.set(p.step, { value: decodeValue(p.value), wall: p.timestamp ?? now });
+  }
+  // Sorted keys give every transaction the same lock order on metric_series: no deadlocks.
+  return [...byKey.keys()].sort().map((key) => {
+    const entries = [...byKey.get(key)!.entries()].sort((a, b) => a[0] - b[0]);
+    const finite = entries.map(([, v]) => v.value).filter((v) => !Number.isNaN(v));
+    const [lastStep, last] = entries[entries.length - 1]!;
+    return {
+      key,
+      steps: entries.map(([s]) => s),
+      values: entries.map(([, v]) => v.value),
+      walls: entries.map(([, v]) => v.wall),
+      lastStep,
+      lastValue: last.value,
+      lastWall: last.wall,
+      min: finite.length ? Math.min(...finite) : Number.NaN,
+      max: finite.length ? Math.max(...finite) : Number.NaN,
+    };
+  });
+}
+
+// float8[] parameters travel as text; NaN and the infinities are spelled the way Postgres reads them.
+const float8s = (values: number[]) => values.map((v) => (Number.isNaN(v) ? 'NaN' : String(v)));
+
+/**
+ * Stores a batch of points all-or-nothing in one transaction. Re-logging a (key, step) overwrites
+ * it, so a client retrying a batch it never got an answer for changes nothing. Each series keeps
+ * its latest point (by step) and its extremes (NaN ignored) for run search.
+ *
+ * @example
+ * await logMetrics(sql, runId, [{ key: 'loss', step: 10, value: 2.31 }]);
+ */
+export async function logMetrics(
+  sql: Sql,
+  runId: string,
+  points: LogMetrics['metrics'],
+): Promise<number> {
+  const batches = groupBatch(points, Date.now());
+  await sql.begin(async (tx) => {
+    const series = await tx<{ id: number; key: string }[]>`
+      insert into metric_series as s (run_id, key, last_step, last_value, last_wall_time, min_value, max_value)
+      select ${runId}, * from unnest(
+        ${batches.map((b) => b.key)}::text[], ${batches.map((b) => b.lastStep)}::int8[],
+        ${float8s(batches.map((b) => b.lastValue))}::float8[], ${batches.map((b) => b.lastWall)}::int8[],
+        ${float8s(batches.map((b) => b.min))}::float8[], ${float8s(batches.map((b) => b.max))}::float8[])
+      on conflict (run_id, key) do update set
+        last_value = case when excluded.last_step >= s.last_step then excluded.last_value else s.last_value end,
+        last_wall_time = case when excluded.last_step >= s.last_step then excluded.last_wall_time else s.last_wall_time end,
+        last_step = greatest(s.last_step, excluded.last_step),
+        -- Postgres orders NaN above every number: least() already skips it, greatest() must not.
+        min_value = case when s.min_value = 'NaN' then excluded.min_value else least(s.min_value, excluded.min_value) end,
+        max_value = case when excluded.max_value = 'NaN' then s.max_value
+                         when s.max_value = 'NaN' then excluded.max_value
+                         else greatest(s.max_value, excluded.max_value) end
+      returning id, key`;
+    const ids = new Map(series.map((s) => [s.key, s.id]));
+    const seriesIds: number[] = [];
+    const steps: number[] = [];
+    const values: number[] = [];
+    const walls: number[] = [];
+    for (const b of batches) {
+      const id = ids.get(b.key)!;
+      for (let i = 0; i < b.steps.length; i++) seriesIds.push(id);
+      steps.push(...b.steps);
+      values.push(...b.values);
+      walls.push(...b.walls);
+    }
+    await tx`
+      insert into metric_points (series_id, step, value, wall_time)
+      select * from unnest(${seriesIds}::int4[], ${steps}::int8[], ${float8s(values)}::float8[], ${walls}::int8[])
+      on conflict (series_id, step) do update set value = excluded.value, wall_time = excluded.wall_time`;
+  });
+  return batches.reduce((n, b) => n + b.steps.length, 0);
+}
+
+export async function listMetrics(sql: Sql, runId: string): Promise<MetricSummary[]> {
+  const rows = await sql<
+    {
+      key: string;
+      last_step: number;
+      last_value: number;
+      last_wall_time: number;
+      min_value: number;
+      max_value: number;
+    }[]
+  >`
+    select key, last_step, last_value, last_wall_time, min_value, max_value
+    from metric_series where run_id = ${runId} order by key`;
+  return rows.map((r) => ({
+    key: r.key,
+    lastStep: r.last_step,
+    lastValue: encodeValue(r.last_value),
+    lastWallTime: r.last_wall_time,
+    min: encodeValue(r.min_value),
+    max: encodeValue(r.max_value),
+  }));
+}
+
+async function seriesId(sql: Sql, runId: string, key: string): Promise<number> {
+  const [row] = await sql<
+    { id: number }[]
+  >`select id from metric_series where run_id = ${runId} and key = ${key}`;
+  if (!row) throw notFound(`metric "${key}" on run ${runId}`);
+  return row.id;
+}
+
+const lowest = Number.MIN_SAFE_INTEGER;
+const highest = Number.MAX_SAFE_INTEGER;
+
+/** One page of a metric's points in step order, columnar (compact for long curves). */
+export async function metricHistory(
+  sql: Sql,
+  runId: string,
+  q: { key: string; minStep?: number; maxStep?: number; afterStep?: number; limit: number },
+): Promise<MetricHistory> {
+  const id = await seriesId(sql, runId, q.key);
+  const from = Math.max(q.minStep ?? lowest, q.afterStep === undefined ? lowest : q.afterStep + 1);
+  const rows = await sql<{ step: number; value: number; wall_time: number }[]>`
+    select step, value, wall_time from metric_points
+    where series_id = ${id} and step >= ${from} and step <= ${q.maxStep ?? highest}
+    order by step limit ${q.limit + 1}`;
+  const more = rows.length > q.limit;
+  const page = more ? rows.slice(0, q.limit) : rows;
+  return {
+    key: q.key,
+    steps: page.map((r) => r.step),
+    values: page.map((r) => encodeValue(r.value)),
+    wallTimes: page.map((r) => r.wall_time),
+    nextAfterStep: more ? page[page.length - 1]!.step : null,
+  };
+}
+
+/**
+ * Min, max and last value per step bucket, computed by Postgres over the (series, step) index: a
+ * chart of a million-point curve costs one small answer, and zooming is asking again with a
+ * narrower step window.
+ */
+export async function metricBuckets(
+  sql: Sql,
+  runId: string,
+  q: { key: string; minStep?: number; maxStep?: number; buckets: number },
+): Promise<MetricBuckets> {
+  const id = await seriesId(sql, runId, q.key);
+  const rows = await sql<
+    {
+      step_min: number;
+      step_max: number;
+      n: number;
+      min: number | null;
+      max: number | null;
+      last: number;
+    }[]
+  >`
+    with pts as (
+      select step, value from metric_points
+      where series_id = ${id} and step between ${q.minStep ?? lowest} and ${q.maxStep ?? highest}
+    ), bounds as (select min(step)::float8 as lo, (max(step) - min(step) + 1)::float8 as span from pts)
+    select min(step) as step_min, max(step) as step_max, count(*)::int as n,
+           min(value) filter (where value <> 'NaN') as min,
+           max(value) filter (where value <> 'NaN') as max,
+           (array_agg(value order by step desc))[1] as last
+    from (select p.step, p.value, floor((p.step - b.lo) * ${q.buckets} / b.span)::int as bucket
+          from pts p cross join bounds b) x
+    group by bucket order by bucket`;
+  return {
+    key: q.key,
+    buckets: rows.map((r) => ({
+      stepMin: r.step_min,
+      stepMax: r.step_max,
+      count: r.n,
+      min: r.min === null ? null : encodeValue(r.min),
+      max: r.max === null ? null : encodeValue(r.max),
+      last: encodeValue(r.last),
+    })),
+  };
+}

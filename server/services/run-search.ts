@@ -1,0 +1,109 @@
+import type postgres from 'postgres';
+import type { Sql } from '../db/client.ts';
+import { AppError } from '../http/errors.ts';
+import type { SearchRuns } from '../schemas/runs.ts';
+
+type Fragment = postgres.PendingQuery<postgres.Row[]>;
+
+/**
+ * The sort position of the last row of a page. `v` is the sort value (null when the run lacks the
+ * metric or param being sorted on: those come last), `id` breaks ties.
+ */
+interface Cursor {
+  v: string | null;
+  id: string;
+}
+
+const encodeCursor = (c: Cursor) => Buffer.from(JSON.stringify(c)).toString('base64url');
+
+function decodeCursor(token: string): Cursor {
+  try {
+    const c = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as Cursor;
+    if (
+      typeof c.id === 'string' &&
+      /^[0-9a-f-]{36}$/.test(c.id) &&
+      (typeof c.v === 'string' || c.v === null)
+    )
+      return c;
+  } catch {
+    // fall through
+  }
+  throw new AppError(400, 'bad_request', 'pageToken: not a token this server issued');
+}
+
+const ops = { '=': '=', '!=': '<>', '<': '<', '<=': '<=', '>': '>', '>=': '>=' } as const;
+
+/**
+ * Run ids of a project matching the filters, in the requested order, one keyset page at a time.
+ * Filters on latest metric values read `metric_series` (one row per run and key), never the points.
+ */
+export async function searchRunIds(
+  sql: Sql,
+  projectId: number,
+  q: SearchRuns,
+): Promise<{ ids: string[]; nextPageToken: string | null }> {
+  const where: Fragment[] = [sql`r.project_id = ${projectId}`, sql`r.deleted_at is null`];
+  if (q.status?.length) where.push(sql`r.status = any(${q.status}::run_status[])`);
+  if (q.nameContains) where.push(sql`strpos(lower(r.name), lower(${q.nameContains})) > 0`);
+  for (const p of q.params ?? []) {
+    const match = sql`exists (select 1 from run_params p where p.run_id = r.id and p.key = ${p.key} and p.value = ${p.value})`;
+    where.push(p.op === '=' ? match : sql`not ${match}`);
+  }
+  for (const t of q.tags ?? []) {
+    if (t.op === 'exists')
+      where.push(sql`exists (select 1 from run_tags t where t.run_id = r.id and t.key = ${t.key})`);
+    else {
+      const match = sql`exists (select 1 from run_tags t where t.run_id = r.id and t.key = ${t.key} and t.value = ${t.value ?? ''})`;
+      where.push(t.op === '=' ? match : sql`not ${match}`);
+    }
+  }
+  for (const m of q.metrics ?? []) {
+    where.push(sql`exists (select 1 from metric_series s where s.run_id = r.id and s.key = ${m.key}
+                           and s.last_value ${sql.unsafe(ops[m.op])} ${m.value}::float8)`);
+  }
+
+  const { field, key, direction } = q.orderBy;
+  const sortValue: Fragment =
+    field === 'metric'
+      ? sql`(select s.last_value from metric_series s where s.run_id = r.id and s.key = ${key!})`
+      : field === 'param'
+        ? sql`(select p.value from run_params p where p.run_id = r.id and p.key = ${key!})`
+        : field === 'name'
+          ? sql`r.name`
+          : sql`r.created_at`;
+  const cast =
+    field === 'metric' ? sql`::float8` : field === 'createdAt' ? sql`::timestamptz` : sql`::text`;
+  const dir = sql.unsafe(direction);
+  const after = direction === 'asc' ? sql.unsafe('>') : sql.unsafe('<');
+
+  let cursor: Fragment = sql`true`;
+  if (q.pageToken) {
+    const c = decodeCursor(q.pageToken);
+    // Rows without a sort value come last; within each group the (value, id) pair orders them.
+    cursor =
+      c.v === null
+        ? sql`(x.v is null and x.id::text ${after} ${c.id})`
+        : sql`(x.v is null or (x.v, x.id::text) ${after} (${c.v}${cast}, ${c.id}))`;
+  }
+
+  // The cursor keeps the sort value as Postgres prints it, so it reads back exactly
+  // (microsecond timestamps, shortest round-trip floats).
+  const rows = await sql<{ id: string; v: string | null }[]>`
+    select x.id, x.v::text as v from (
+      select r.id, ${sortValue} as v from runs r where ${joinAnd(sql, where)}
+    ) x
+    where ${cursor}
+    order by (x.v is null), x.v ${dir}, x.id::text ${dir}
+    limit ${q.limit + 1}`;
+  const more = rows.length > q.limit;
+  const page = more ? rows.slice(0, q.limit) : rows;
+  const last = page[page.length - 1];
+  return {
+    ids: page.map((r) => r.id),
+    nextPageToken: more && last ? encodeCursor({ v: last.v, id: last.id }) : null,
+  };
+}
+
+function joinAnd(sql: Sql, parts: Fragment[]): Fragment {
+  return parts.reduce((acc, part, i) => (i === 0 ? part : sql`${acc} and ${part}`));
+}

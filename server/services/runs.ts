@@ -1,0 +1,302 @@
+import { randomUUID } from 'node:crypto';
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import type { Db } from '../db/client.ts';
+import {
+  checkpoints,
+  datasets,
+  datasetVersions,
+  metricSeries,
+  runDatasets,
+  runParams,
+  runs,
+  runTags,
+} from '../db/schema/index.ts';
+import { AppError, notFound } from '../http/errors.ts';
+import type { CreateRun, Run, RunStatus } from '../schemas/runs.ts';
+import { encodeValue } from './metric-values.ts';
+
+type RunRow = typeof runs.$inferSelect;
+
+const terminal: ReadonlySet<RunStatus> = new Set(['finished', 'failed', 'cancelled']);
+const next: Record<RunStatus, readonly RunStatus[]> = {
+  queued: ['running', 'finished', 'failed', 'cancelled'],
+  running: ['finished', 'failed', 'cancelled'],
+  finished: [],
+  failed: [],
+  cancelled: [],
+};
+
+/** The project a run belongs to, for authorisation; 404 when there is no such run. */
+export async function runProjectId(db: Db, runId: string): Promise<number> {
+  const [row] = await db
+    .select({ projectId: runs.projectId })
+    .from(runs)
+    .where(eq(runs.id, runId))
+    .limit(1);
+  if (!row) throw notFound(`run ${runId}`);
+  return row.projectId;
+}
+
+async function assertInProject(db: Db, projectId: number, input: CreateRun): Promise<void> {
+  if (input.baseCheckpointId) {
+    const [c] = await db
+      .select({ projectId: checkpoints.projectId })
+      .from(checkpoints)
+      .where(eq(checkpoints.id, input.baseCheckpointId));
+    if (c?.projectId !== projectId)
+      throw new AppError(
+        400,
+        'bad_request',
+        `baseCheckpointId: no checkpoint ${input.baseCheckpointId} in this project`,
+      );
+  }
+  if (input.parentRunId) {
+    const [r] = await db
+      .select({ projectId: runs.projectId })
+      .from(runs)
+      .where(eq(runs.id, input.parentRunId));
+    if (r?.projectId !== projectId)
+      throw new AppError(
+        400,
+        'bad_request',
+        `parentRunId: no run ${input.parentRunId} in this project`,
+      );
+  }
+  const ids = [...new Set((input.datasets ?? []).map((d) => d.datasetVersionId))];
+  if (ids.length) {
+    const found = await db
+      .select({ id: datasetVersions.id })
+      .from(datasetVersions)
+      .innerJoin(datasets, eq(datasets.id, datasetVersions.datasetId))
+      .where(and(inArray(datasetVersions.id, ids), eq(datasets.projectId, projectId)));
+    const missing = ids.filter((id) => !found.some((f) => f.id === id));
+    if (missing.length)
+      throw new AppError(
+        400,
+        'bad_request',
+        `datasets: no dataset version ${missing.join(', ')} in this project`,
+      );
+  }
+}
+
+/**
+ * Creates a run with its params, tags and datasets in one transaction. A run with a plugin waits
+ * in `queued` for a worker; a run logged from outside starts `running` at once.
+ *
+ * @example
+ * const run = await createRun(db, project.id, { name: 'lora-r8', params: { lr: '3e-4' } });
+ */
+export async function createRun(
+  db: Db,
+  projectId: number,
+  input: CreateRun,
+  createdByTokenId?: number,
+): Promise<RunRow> {
+  await assertInProject(db, projectId, input);
+  const id = randomUUID();
+  const [pluginName, pluginVersion] = input.plugin ? input.plugin.split(/(?<=.)@/) : [];
+  return db.transaction(async (tx) => {
+    const [row] = await tx
+      .insert(runs)
+      .values({
+        id,
+        projectId,
+        name: input.name ?? `run-${id.slice(0, 8)}`,
+        status: input.plugin ? 'queued' : 'running',
+        plugin: pluginName ?? null,
+        pluginVersion: pluginVersion ?? null,
+        config: input.config ?? null,
+        baseCheckpointId: input.baseCheckpointId ?? null,
+        parentRunId: input.parentRunId ?? null,
+        backend: input.backend ?? null,
+        device: input.device ?? null,
+        createdByTokenId: createdByTokenId ?? null,
+        startedAt: input.plugin ? null : new Date(),
+      })
+      .returning();
+    const params = Object.entries(input.params ?? {}).map(([key, value]) => ({
+      runId: id,
+      key,
+      value,
+    }));
+    if (params.length) await tx.insert(runParams).values(params);
+    const tags = Object.entries(input.tags ?? {}).map(([key, value]) => ({
+      runId: id,
+      key,
+      value,
+    }));
+    if (tags.length) await tx.insert(runTags).values(tags);
+    const links = (input.datasets ?? []).map((d) => ({ runId: id, ...d }));
+    if (links.length) await tx.insert(runDatasets).values(links).onConflictDoNothing();
+    return row!;
+  });
+}
+
+export async function findRun(db: Db, runId: string): Promise<RunRow> {
+  const [row] = await db.select().from(runs).where(eq(runs.id, runId)).limit(1);
+  if (!row) throw notFound(`run ${runId}`);
+  return row;
+}
+
+/** Runs by id, in the order of `ids` (a search's order). */
+export async function findRuns(db: Db, ids: string[]): Promise<RunRow[]> {
+  if (!ids.length) return [];
+  const rows = await db.select().from(runs).where(inArray(runs.id, ids));
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  return ids.flatMap((id) => byId.get(id) ?? []);
+}
+
+/** Params, tags, latest metrics and datasets of many runs, fetched in four queries. */
+export async function presentRuns(db: Db, rows: RunRow[]): Promise<Run[]> {
+  const ids = rows.map((r) => r.id);
+  if (!ids.length) return [];
+  const [params, tags, metrics, links] = await Promise.all([
+    db.select().from(runParams).where(inArray(runParams.runId, ids)),
+    db.select().from(runTags).where(inArray(runTags.runId, ids)),
+    db
+      .select({
+        runId: metricSeries.runId,
+        key: metricSeries.key,
+        step: metricSeries.lastStep,
+        value: metricSeries.lastValue,
+        wallTime: metricSeries.lastWallTime,
+      })
+      .from(metricSeries)
+      .where(inArray(metricSeries.runId, ids)),
+    db.select().from(runDatasets).where(inArray(runDatasets.runId, ids)),
+  ]);
+  const group = <T extends { runId: string }>(items: T[]) => {
+    const map = new Map<string, T[]>();
+    for (const item of items) map.set(item.runId, [...(map.get(item.runId) ?? []), item]);
+    return map;
+  };
+  const [p, t, m, d] = [group(params), group(tags), group(metrics), group(links)];
+  const iso = (x: Date | null) => x?.toISOString() ?? null;
+  return rows.map((r) => ({
+    id: r.id,
+    projectId: r.projectId,
+    name: r.name,
+    status: r.status,
+    plugin: r.plugin,
+    pluginVersion: r.pluginVersion,
+    config: r.config ?? null,
+    baseCheckpointId: r.baseCheckpointId,
+    parentRunId: r.parentRunId,
+    backend: r.backend,
+    device: r.device,
+    error: r.error,
+    createdAt: r.createdAt.toISOString(),
+    startedAt: iso(r.startedAt),
+    endedAt: iso(r.endedAt),
+    params: Object.fromEntries((p.get(r.id) ?? []).map((x) => [x.key, x.value])),
+    tags: Object.fromEntries((t.get(r.id) ?? []).map((x) => [x.key, x.value])),
+    metrics: Object.fromEntries(
+      (m.get(r.id) ?? []).map((x) => [
+        x.key,
+        { step: x.step, value: encodeValue(x.value), wallTime: x.wallTime },
+      ]),
+    ),
+    datasets: (d.get(r.id) ?? []).map((x) => ({
+      datasetVersionId: x.datasetVersionId,
+      role: x.role,
+    })),
+  }));
+}
+
+export async function getRun(db: Db, runId: string): Promise<Run> {
+  const [presented] = await presentRuns(db, [await findRun(db, runId)]);
+  return presented!;
+}
+
+/** Renames, records errors and moves the status along queued -> running -> finished/failed/cancelled. */
+export async function updateRun(
+  db: Db,
+  runId: string,
+  patch: { status?: RunStatus; name?: string; error?: string; backend?: string; device?: string },
+): Promise<RunRow> {
+  return db.transaction(async (tx) => {
+    const [current] = await tx.select().from(runs).where(eq(runs.id, runId)).for('update');
+    if (!current) throw notFound(`run ${runId}`);
+    const set: Partial<typeof runs.$inferInsert> = {};
+    if (patch.name !== undefined) set.name = patch.name;
+    if (patch.error !== undefined) set.error = patch.error;
+    if (patch.backend !== undefined) set.backend = patch.backend;
+    if (patch.device !== undefined) set.device = patch.device;
+    if (patch.status && patch.status !== current.status) {
+      if (!next[current.status].includes(patch.status)) {
+        throw new AppError(
+          409,
+          'conflict',
+          `status: run is ${current.status} and cannot become ${patch.status}`,
+        );
+      }
+      set.status = patch.status;
+      if (patch.status === 'running' && !current.startedAt) set.startedAt = new Date();
+      if (terminal.has(patch.status)) set.endedAt = new Date();
+    }
+    if (!Object.keys(set).length) return current;
+    const [row] = await tx.update(runs).set(set).where(eq(runs.id, runId)).returning();
+    return row!;
+  });
+}
+
+/**
+ * Params are immutable: logging the same value again is fine, a different one is a 409 naming both,
+ * and then nothing of the request is stored.
+ */
+export async function logParams(
+  db: Db,
+  runId: string,
+  params: Record<string, string>,
+): Promise<void> {
+  const entries = Object.entries(params);
+  if (!entries.length) return;
+  await db.transaction(async (tx) => {
+    await tx
+      .insert(runParams)
+      .values(entries.map(([key, value]) => ({ runId, key, value })))
+      .onConflictDoNothing();
+    const stored = await tx
+      .select({ key: runParams.key, value: runParams.value })
+      .from(runParams)
+      .where(
+        and(
+          eq(runParams.runId, runId),
+          inArray(
+            runParams.key,
+            entries.map(([k]) => k),
+          ),
+        ),
+      );
+    const conflicts = stored.filter((s) => params[s.key] !== s.value);
+    if (conflicts.length) {
+      const list = conflicts.map(
+        (c) =>
+          `"${c.key}" is already ${JSON.stringify(c.value)}, not ${JSON.stringify(params[c.key])}`,
+      );
+      throw new AppError(409, 'conflict', `params are immutable: ${list.join('; ')}`, {
+        conflicts: conflicts.map((c) => ({ key: c.key, stored: c.value, given: params[c.key] })),
+      });
+    }
+  });
+}
+
+export async function setTags(db: Db, runId: string, tags: Record<string, string>): Promise<void> {
+  const entries = Object.entries(tags);
+  if (!entries.length) return;
+  await db
+    .insert(runTags)
+    .values(entries.map(([key, value]) => ({ runId, key, value })))
+    .onConflictDoUpdate({
+      target: [runTags.runId, runTags.key],
+      set: { value: sql`excluded.value` },
+    });
+}
+
+export async function deleteTag(db: Db, runId: string, key: string): Promise<void> {
+  const deleted = await db
+    .delete(runTags)
+    .where(and(eq(runTags.runId, runId), eq(runTags.key, key)))
+    .returning({ key: runTags.key });
+  if (!deleted.length) throw notFound(`tag "${key}" on run ${runId}`);
+}
