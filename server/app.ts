@@ -10,9 +10,7 @@ import { isStreamedUpload } from './http/uploads.ts';
 import { artifactRoutes } from './routes/artifacts.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metricRoutes } from './routes/metrics.ts';
-import { metricRoutes } from './routes/metrics.ts';
 import { projectRoutes } from './routes/projects.ts';
-import { runRoutes } from './routes/runs.ts';
 import { runRoutes } from './routes/runs.ts';
 
 /**
