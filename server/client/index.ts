@@ -1,0 +1,38 @@
+/**
+ * `heldout/client`: a small typed client for the heldout HTTP API, used by the worker, the CLI,
+ * the tests and anyone logging from TypeScript. Its types come from the same zod schemas that
+ * validate requests on the server.
+ *
+ * @example
+ * import { HeldoutClient } from 'heldout/client';
+ * const heldout = new HeldoutClient({ baseUrl: 'http://127.0.0.1:4242', token: process.env.HELDOUT_TOKEN });
+ * const run = await heldout.runs.create('legal-assistant', { name: 'lora-r8', params: { lr: '3e-4' } });
+ * await heldout.metrics.log(run.id, [{ key: 'train/loss', step: 1, value: 2.31 }]);
+ */
+import { metricsClient, projectsClient, runsClient } from './runs.ts';
+import { createTransport, type ClientOptions } from './transport.ts';
+
+export { HeldoutApiError, type ClientOptions } from './transport.ts';
+
+export class HeldoutClient {
+  readonly projects;
+  readonly runs;
+  readonly metrics;
+  readonly #transport;
+
+  constructor(options: ClientOptions) {
+    const t = createTransport(options);
+    this.#transport = t;
+    this.projects = projectsClient(t);
+    this.runs = runsClient(t);
+    this.metrics = metricsClient(t);
+  }
+
+  /** The server's health; throws HeldoutApiError (503) when its database is down. */
+  health() {
+    return this.#transport.json<{ status: string; version: string; database: { status: string } }>(
+      'GET',
+      '/health',
+    );
+  }
+}
