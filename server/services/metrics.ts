@@ -47,13 +47,20 @@ function groupBatch(points: LogMetrics['metrics'], now: number): SeriesBatch[] {
   });
 }
 
-// float8[] parameters travel as text; NaN and the infinities are spelled the way Postgres reads them.
-const float8s = (values: number[]) => values.map((v) => (Number.isNaN(v) ? 'NaN' : String(v)));
+/**
+ * Array literals built here rather than by the driver: for the thousands of elements of a batch,
+ * joining numbers is several times cheaper than per-element serialisation, and NaN and the
+ * infinities come out spelled the way Postgres reads them.
+ */
+const arrayLiteral = (values: readonly number[]) => `{${values.join(',')}}`;
+const textArrayLiteral = (values: readonly string[]) =>
+  `{${values.map((v) => `"${v.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`).join(',')}}`;
 
 /**
- * Stores a batch of points all-or-nothing in one transaction. Re-logging a (key, step) overwrites
- * it, so a client retrying a batch it never got an answer for changes nothing. Each series keeps
- * its latest point (by step) and its extremes (NaN ignored) for run search.
+ * Stores a batch of points all-or-nothing, in one statement (so one round trip and one commit).
+ * Re-logging a (key, step) overwrites it, so a client retrying a batch it never got an answer for
+ * changes nothing. Each series keeps its latest point (by step) and its extremes (NaN ignored) for
+ * run search.
  *
  * @example
  * await logMetrics(sql, runId, [{ key: 'loss', step: 10, value: 2.31 }]);
@@ -64,13 +71,26 @@ export async function logMetrics(
   points: LogMetrics['metrics'],
 ): Promise<number> {
   const batches = groupBatch(points, Date.now());
-  await sql.begin(async (tx) => {
-    const series = await tx<{ id: number; key: string }[]>`
+  const ord: number[] = [];
+  const steps: number[] = [];
+  const values: number[] = [];
+  const walls: number[] = [];
+  batches.forEach((b, i) => {
+    for (let j = 0; j < b.steps.length; j++) ord.push(i + 1);
+    steps.push(...b.steps);
+    values.push(...b.values);
+    walls.push(...b.walls);
+  });
+  await sql`
+    with k as (
+      select * from unnest(
+        ${textArrayLiteral(batches.map((b) => b.key))}::text[], ${arrayLiteral(batches.map((b) => b.lastStep))}::int8[],
+        ${arrayLiteral(batches.map((b) => b.lastValue))}::float8[], ${arrayLiteral(batches.map((b) => b.lastWall))}::int8[],
+        ${arrayLiteral(batches.map((b) => b.min))}::float8[], ${arrayLiteral(batches.map((b) => b.max))}::float8[]
+      ) with ordinality as k(key, last_step, last_value, last_wall_time, min_value, max_value, ord)
+    ), s as (
       insert into metric_series as s (run_id, key, last_step, last_value, last_wall_time, min_value, max_value)
-      select ${runId}, * from unnest(
-        ${batches.map((b) => b.key)}::text[], ${batches.map((b) => b.lastStep)}::int8[],
-        ${float8s(batches.map((b) => b.lastValue))}::float8[], ${batches.map((b) => b.lastWall)}::int8[],
-        ${float8s(batches.map((b) => b.min))}::float8[], ${float8s(batches.map((b) => b.max))}::float8[])
+      select ${runId}, key, last_step, last_value, last_wall_time, min_value, max_value from k order by ord
       on conflict (run_id, key) do update set
         last_value = case when excluded.last_step >= s.last_step then excluded.last_value else s.last_value end,
         last_wall_time = case when excluded.last_step >= s.last_step then excluded.last_wall_time else s.last_wall_time end,
@@ -80,25 +100,15 @@ export async function logMetrics(
         max_value = case when excluded.max_value = 'NaN' then s.max_value
                          when s.max_value = 'NaN' then excluded.max_value
                          else greatest(s.max_value, excluded.max_value) end
-      returning id, key`;
-    const ids = new Map(series.map((s) => [s.key, s.id]));
-    const seriesIds: number[] = [];
-    const steps: number[] = [];
-    const values: number[] = [];
-    const walls: number[] = [];
-    for (const b of batches) {
-      const id = ids.get(b.key)!;
-      for (let i = 0; i < b.steps.length; i++) seriesIds.push(id);
-      steps.push(...b.steps);
-      values.push(...b.values);
-      walls.push(...b.walls);
-    }
-    await tx`
-      insert into metric_points (series_id, step, value, wall_time)
-      select * from unnest(${seriesIds}::int4[], ${steps}::int8[], ${float8s(values)}::float8[], ${walls}::int8[])
-      on conflict (series_id, step) do update set value = excluded.value, wall_time = excluded.wall_time`;
-  });
-  return batches.reduce((n, b) => n + b.steps.length, 0);
+      returning s.id, s.key
+    )
+    insert into metric_points (series_id, step, value, wall_time)
+    select s.id, p.step, p.value, p.wall_time
+    from unnest(${arrayLiteral(ord)}::int8[], ${arrayLiteral(steps)}::int8[], ${arrayLiteral(values)}::float8[],
+                ${arrayLiteral(walls)}::int8[]) as p(ord, step, value, wall_time)
+    join k on k.ord = p.ord join s on s.key = k.key
+    on conflict (series_id, step) do update set value = excluded.value, wall_time = excluded.wall_time`;
+  return steps.length;
 }
 
 export async function listMetrics(sql: Sql, runId: string): Promise<MetricSummary[]> {
@@ -169,6 +179,13 @@ export async function metricBuckets(
   q: { key: string; minStep?: number; maxStep?: number; buckets: number },
 ): Promise<MetricBuckets> {
   const id = await seriesId(sql, runId, q.key);
+  const [lo, hi] = [q.minStep ?? lowest, q.maxStep ?? highest];
+  // Two index probes give the window's real extent, so buckets split the steps that exist.
+  const [bounds] = await sql<{ first: number | null; last: number | null }[]>`
+    select min(step) as first, max(step) as last from metric_points
+    where series_id = ${id} and step between ${lo} and ${hi}`;
+  if (bounds?.first == null || bounds.last == null) return { key: q.key, buckets: [] };
+  const span = bounds.last - bounds.first + 1;
   const rows = await sql<
     {
       step_min: number;
@@ -179,16 +196,12 @@ export async function metricBuckets(
       last: number;
     }[]
   >`
-    with pts as (
-      select step, value from metric_points
-      where series_id = ${id} and step between ${q.minStep ?? lowest} and ${q.maxStep ?? highest}
-    ), bounds as (select min(step)::float8 as lo, (max(step) - min(step) + 1)::float8 as span from pts)
     select min(step) as step_min, max(step) as step_max, count(*)::int as n,
            min(value) filter (where value <> 'NaN') as min,
            max(value) filter (where value <> 'NaN') as max,
            (array_agg(value order by step desc))[1] as last
-    from (select p.step, p.value, floor((p.step - b.lo) * ${q.buckets} / b.span)::int as bucket
-          from pts p cross join bounds b) x
+    from (select step, value, floor((step - ${bounds.first}::int8)::float8 * ${q.buckets}::float8 / ${span}::float8)::int4 as bucket
+          from metric_points where series_id = ${id} and step between ${bounds.first} and ${bounds.last}) x
     group by bucket order by bucket`;
   return {
     key: q.key,

@@ -78,6 +78,14 @@ describe('metric ingest', () => {
     });
   });
 
+  it('keeps keys exactly, whatever punctuation they hold', async () => {
+    const run = await newRun();
+    const keys = ['a"b', 'c\\d', 'e,f', '{g}', 'h i', 'NULL', 'é/損失'];
+    await log(run.id, keys.map((key, step) => ({ key, step, value: step })));
+    const list = await t.call('GET', `/api/v1/runs/${run.id}/metrics`);
+    expect(list.json.metrics.map((m: { key: string }) => m.key).sort()).toEqual([...keys].sort());
+  });
+
   it('keeps the latest point by step even when an older step arrives later', async () => {
     const run = await newRun();
     await log(run.id, [{ key: 'acc', step: 10, value: 0.9, timestamp: 10 }]);
