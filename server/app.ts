@@ -8,6 +8,7 @@ import { createRouter } from './http/openapi.ts';
 import { requestLog } from './http/request-log.ts';
 import { isStreamedUpload } from './http/uploads.ts';
 import { artifactRoutes } from './routes/artifacts.ts';
+import { datasetRoutes } from './routes/datasets.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metricRoutes } from './routes/metrics.ts';
 import { projectRoutes } from './routes/projects.ts';
@@ -48,6 +49,7 @@ export function createApp(deps: AppDeps) {
     .route('/', healthRoutes(deps))
     .route('/', projectRoutes(deps))
     .route('/', artifactRoutes(deps))
+    .route('/', datasetRoutes(deps))
     .route('/', runRoutes(deps))
     .route('/', metricRoutes(deps));
   api.doc31('/openapi.json', {
