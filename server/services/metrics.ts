@@ -1,4 +1,5 @@
 import type { Sql } from '../db/client.ts';
+import { isUniqueViolation } from '../db/errors.ts';
 import { notFound } from '../http/errors.ts';
 import type {
   LogMetrics,
@@ -57,7 +58,7 @@ const textArrayLiteral = (values: readonly string[]) =>
   `{${values.map((v) => `"${v.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`).join(',')}}`;
 
 /**
- * Stores a batch of points all-or-nothing, in one statement (so one round trip and one commit).
+ * Stores a batch of points all-or-nothing, in one statement (one round trip, one commit).
  * Re-logging a (key, step) overwrites it, so a client retrying a batch it never got an answer for
  * changes nothing. Each series keeps its latest point (by step) and its extremes (NaN ignored) for
  * run search.
@@ -81,7 +82,9 @@ export async function logMetrics(
     values.push(...b.values);
     walls.push(...b.walls);
   });
-  await sql`
+  // New points are the common case and a plain insert is markedly cheaper than an upsert; a batch
+  // that re-logs a stored step fails as a whole (nothing of it stays) and is then upserted.
+  const write = (upsert: boolean) => sql`
     with k as (
       select * from unnest(
         ${textArrayLiteral(batches.map((b) => b.key))}::text[], ${arrayLiteral(batches.map((b) => b.lastStep))}::int8[],
@@ -107,7 +110,13 @@ export async function logMetrics(
     from unnest(${arrayLiteral(ord)}::int8[], ${arrayLiteral(steps)}::int8[], ${arrayLiteral(values)}::float8[],
                 ${arrayLiteral(walls)}::int8[]) as p(ord, step, value, wall_time)
     join k on k.ord = p.ord join s on s.key = k.key
-    on conflict (series_id, step) do update set value = excluded.value, wall_time = excluded.wall_time`;
+    ${upsert ? sql`on conflict (series_id, step) do update set value = excluded.value, wall_time = excluded.wall_time` : sql``}`;
+  try {
+    await write(false);
+  } catch (err) {
+    if (!isUniqueViolation(err)) throw err;
+    await write(true);
+  }
   return steps.length;
 }
 
