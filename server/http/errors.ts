@@ -71,7 +71,10 @@ function zodDetails(err: ZodError): { path: string; message: string }[] {
     const nested = i.code === 'invalid_key' ? i.issues[0]?.message : undefined;
     if (nested === undefined) return { path: i.path.join('.'), message: i.message };
     const key = i.path[i.path.length - 1];
-    return { path: i.path.slice(0, -1).join('.'), message: `key ${JSON.stringify(String(key))} ${nested}` };
+    return {
+      path: i.path.slice(0, -1).join('.'),
+      message: `key ${JSON.stringify(String(key))} ${nested}`,
+    };
   });
 }
 
@@ -87,7 +90,11 @@ export function toErrorResponse(err: unknown, c: Context<AppEnv>, logger: Logger
     const details = zodDetails(err);
     const first = details[0];
     const where = first?.path ? `${first.path}: ` : '';
-    body = { code: 'validation_failed', message: `${where}${first?.message ?? 'invalid input'}`, details };
+    body = {
+      code: 'validation_failed',
+      message: `${where}${first?.message ?? 'invalid input'}`,
+      details,
+    };
   } else if (err instanceof HTTPException) {
     status = err.status as ContentfulStatusCode;
     body = {
