@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { artifactsClient } from '../../server/client/artifacts.ts';
+import { createTransport } from '../../server/client/transport.ts';
 import { testApp } from '../helpers/app.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 
@@ -255,6 +257,25 @@ describe('artifacts', () => {
     const malformed = await put('not-a-uuid', 'a.txt', 'x');
     expect(malformed.status).toBe(400);
     expect(malformed.json.error.message).toMatch(/^runId: /);
+  });
+
+  it('are reachable through the typed client helpers', async () => {
+    const client = artifactsClient(
+      createTransport({
+        baseUrl: 'http://localhost',
+        token: writer,
+        fetch: (input, init) => Promise.resolve(t.app.request(input, init)),
+      }),
+    );
+    const up = await client.upload(runId, 'client/one.txt', chunked(2, 100));
+    expect(up).toMatchObject({ path: 'client/one.txt', sizeBytes: 200 });
+    await client.upload(runId, 'client/two.txt', 'two');
+    const res = await client.download(runId, 'client/two.txt');
+    expect(await res.text()).toBe('two');
+    expect(res.headers.get('etag')).toBe(`"${sha256('two')}"`);
+    const listed = await client.list(runId, { prefix: 'client/', pageSize: 1 });
+    expect(listed.map((a) => a.path)).toEqual(['client/one.txt', 'client/two.txt']);
+    await expect(client.upload(runId, '../x', 'x')).rejects.toMatchObject({ status: 400 });
   });
 
   it('are described in the OpenAPI document', async () => {

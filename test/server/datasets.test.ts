@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { datasetsClient } from '../../server/client/datasets.ts';
+import { createTransport } from '../../server/client/transport.ts';
 import { testApp } from '../helpers/app.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 
@@ -281,6 +283,30 @@ describe('dataset upload', () => {
     });
     expect(fits.status).toBe(201);
     expect(filesUnder(dataDir).length).toBe(before.length + 1);
+  });
+
+  it('are reachable through the typed client helpers', async () => {
+    const client = datasetsClient(
+      createTransport({
+        baseUrl: 'http://localhost',
+        token: t.adminToken,
+        fetch: (input, init) => Promise.resolve(t.app.request(input, init)),
+      }),
+    );
+    const body = jsonl([{ prompt: 'a', response: 'b' }]);
+    const v1 = await client.upload('nlp', 'client-set', 'sft', streamed([body.trim()]));
+    expect(v1).toMatchObject({ version: 1, created: true, kind: 'sft' });
+    expect(await client.upload('nlp', 'client-set', undefined, body)).toMatchObject({
+      version: 1,
+      created: false,
+    });
+    expect((await client.get('nlp', 'client-set')).versions).toHaveLength(1);
+    expect((await client.version('nlp', 'client-set')).cleaningReport.rows).toBe(1);
+    expect(await (await client.download('nlp', 'client-set', 1)).text()).toBe(body);
+    expect((await client.list('nlp')).map((d) => d.name)).toContain('client-set');
+    await expect(client.upload('nlp', 'client-set', 'text', body)).rejects.toMatchObject({
+      status: 409,
+    });
   });
 
   it('are described in the OpenAPI document', async () => {
