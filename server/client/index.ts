@@ -9,6 +9,8 @@
  * const run = await heldout.runs.create('legal-assistant', { name: 'lora-r8', params: { lr: '3e-4' } });
  * await heldout.metrics.log(run.id, [{ key: 'train/loss', step: 1, value: 2.31 }]);
  */
+import { artifactsClient } from './artifacts.ts';
+import { datasetsClient } from './datasets.ts';
 import { metricsClient, projectsClient, runsClient } from './runs.ts';
 import { createTransport, type ClientOptions } from './transport.ts';
 
@@ -18,6 +20,8 @@ export class HeldoutClient {
   readonly projects;
   readonly runs;
   readonly metrics;
+  readonly artifacts;
+  readonly datasets;
   readonly #transport;
 
   constructor(options: ClientOptions) {
@@ -26,6 +30,8 @@ export class HeldoutClient {
     this.projects = projectsClient(t);
     this.runs = runsClient(t);
     this.metrics = metricsClient(t);
+    this.artifacts = artifactsClient(t);
+    this.datasets = datasetsClient(t);
   }
 
   /** The server's health; throws HeldoutApiError (503) when its database is down. */

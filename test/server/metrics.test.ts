@@ -81,7 +81,10 @@ describe('metric ingest', () => {
   it('keeps keys exactly, whatever punctuation they hold', async () => {
     const run = await newRun();
     const keys = ['a"b', 'c\\d', 'e,f', '{g}', 'h i', 'NULL', 'é/損失'];
-    await log(run.id, keys.map((key, step) => ({ key, step, value: step })));
+    await log(
+      run.id,
+      keys.map((key, step) => ({ key, step, value: step })),
+    );
     const list = await t.call('GET', `/api/v1/runs/${run.id}/metrics`);
     expect(list.json.metrics.map((m: { key: string }) => m.key).sort()).toEqual([...keys].sort());
   });
