@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import type { TypedResponse } from 'hono';
 import type { AppDeps } from '../http/env.ts';
 import {
   bearerSecurity,
@@ -14,12 +15,13 @@ import {
   metricBuckets,
   metricHistory,
   metricSummary,
+  type MetricHistory,
 } from '../schemas/metrics.ts';
 import {
   listMetrics,
   logMetrics,
   metricBuckets as bucketsOf,
-  metricHistory as historyOf,
+  metricHistoryJson as historyOf,
 } from '../services/metrics.ts';
 import { authorizeRun } from './run-access.ts';
 
@@ -92,7 +94,11 @@ export function metricRoutes(deps: AppDeps) {
         const q = c.req.valid('query');
         if (q.buckets !== undefined)
           return c.json(await bucketsOf(sql, runId, { ...q, buckets: q.buckets }), 200);
-        return c.json(await historyOf(sql, runId, q), 200);
+        // Already JSON text (see metricHistoryJson): sent as is, typed as the declared schema.
+        const body = await historyOf(sql, runId, q);
+        return c.body(body, 200, {
+          'content-type': 'application/json',
+        }) as unknown as TypedResponse<MetricHistory, 200, 'json'>;
       },
     );
 }

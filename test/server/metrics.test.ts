@@ -155,6 +155,32 @@ describe('metric history', () => {
     expect(window.json.steps).toEqual([10, 12, 14, 16, 18, 20]);
   });
 
+  it('returns points in step order however they arrived, infinities included', async () => {
+    const run = await newRun();
+    const steps = Array.from({ length: 500 }, (_, i) => (i * 7919) % 500); // a permutation
+    for (let b = 0; b < 5; b++) {
+      await log(
+        run.id,
+        steps
+          .slice(b * 100, b * 100 + 100)
+          .map((step) => ({
+            key: 'p',
+            step,
+            value: step === 7 ? 'Infinity' : step === 8 ? '-Infinity' : step / 2,
+          })),
+      );
+    }
+    const h = await history(run.id, 'key=p&limit=300');
+    expect(h.json.steps).toEqual(Array.from({ length: 300 }, (_, i) => i));
+    expect(h.json.values.slice(6, 10)).toEqual([3, 'Infinity', '-Infinity', 4.5]);
+    expect(h.json.nextAfterStep).toBe(299);
+    const rest = await history(run.id, 'key=p&limit=300&afterStep=299');
+    expect(rest.json).toMatchObject({
+      steps: Array.from({ length: 200 }, (_, i) => 300 + i),
+      nextAfterStep: null,
+    });
+  });
+
   it('downsamples into buckets of min / max / last in SQL, and zooms with a step window', async () => {
     const run = await newRun();
     const points = Array.from({ length: 1000 }, (_, step) => ({
