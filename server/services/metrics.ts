@@ -1,12 +1,7 @@
 import type { Sql } from '../db/client.ts';
 import { isUniqueViolation } from '../db/errors.ts';
 import { notFound } from '../http/errors.ts';
-import type {
-  LogMetrics,
-  MetricBuckets,
-  MetricHistory,
-  MetricSummary,
-} from '../schemas/metrics.ts';
+import type { LogMetrics, MetricBuckets, MetricSummary } from '../schemas/metrics.ts';
 import { decodeValue, encodeValue } from './metric-values.ts';
 
 interface SeriesBatch {
