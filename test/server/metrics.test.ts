@@ -161,13 +161,11 @@ describe('metric history', () => {
     for (let b = 0; b < 5; b++) {
       await log(
         run.id,
-        steps
-          .slice(b * 100, b * 100 + 100)
-          .map((step) => ({
-            key: 'p',
-            step,
-            value: step === 7 ? 'Infinity' : step === 8 ? '-Infinity' : step / 2,
-          })),
+        steps.slice(b * 100, b * 100 + 100).map((step) => ({
+          key: 'p',
+          step,
+          value: step === 7 ? 'Infinity' : step === 8 ? '-Infinity' : step / 2,
+        })),
       );
     }
     const h = await history(run.id, 'key=p&limit=300');
