@@ -15,18 +15,17 @@ import {
   listArtifacts,
   presentArtifact,
   putArtifact,
-  runProjectId,
 } from '../services/artifacts.ts';
-import { authorize } from '../services/principal.ts';
+import { authorizeRun } from './access.ts';
 import { blobStoreFor } from '../storage/fs-blob-store.ts';
 
 const tags = ['artifacts'];
 const binary = { schema: binaryBody };
 
 /** Files attached to a run: streamed in and out, content-addressed on disk, listed by path. */
-export function artifactRoutes({ database: { db }, config }: AppDeps) {
-  const store = blobStoreFor(config.dataDir);
-  const publicRead = config.HELDOUT_PUBLIC_READ;
+export function artifactRoutes(deps: AppDeps) {
+  const { db } = deps.database;
+  const store = blobStoreFor(deps.config.dataDir);
   return createRouter()
     .openapi(
       createRoute({
@@ -40,7 +39,7 @@ export function artifactRoutes({ database: { db }, config }: AppDeps) {
           query: artifactPathQuery,
           body: {
             required: true,
-            description: `the raw bytes, at most HELDOUT_MAX_ARTIFACT_BYTES (${config.HELDOUT_MAX_ARTIFACT_BYTES})`,
+            description: `the raw bytes, at most HELDOUT_MAX_ARTIFACT_BYTES (${deps.config.HELDOUT_MAX_ARTIFACT_BYTES})`,
             content: { 'application/octet-stream': binary, '*/*': binary },
           },
         },
@@ -52,8 +51,8 @@ export function artifactRoutes({ database: { db }, config }: AppDeps) {
       }),
       async (c) => {
         const { runId } = c.req.valid('param');
-        authorize(c.get('principal'), await runProjectId(db, runId), 'write');
-        const body = uploadBody(c, config.HELDOUT_MAX_ARTIFACT_BYTES, 'an artifact');
+        await authorizeRun(deps, c, runId, 'write');
+        const body = uploadBody(c, deps.config.HELDOUT_MAX_ARTIFACT_BYTES, 'an artifact');
         const contentType = c.req.header('content-type')?.slice(0, 200);
         const { artifact: row, created } = await putArtifact(db, store, {
           runId,
@@ -76,7 +75,7 @@ export function artifactRoutes({ database: { db }, config }: AppDeps) {
       }),
       async (c) => {
         const { runId } = c.req.valid('param');
-        authorize(c.get('principal'), await runProjectId(db, runId), 'read', publicRead);
+        await authorizeRun(deps, c, runId, 'read');
         return c.json(await listArtifacts(db, runId, c.req.valid('query')), 200);
       },
     )
@@ -99,7 +98,7 @@ export function artifactRoutes({ database: { db }, config }: AppDeps) {
       }),
       async (c) => {
         const { runId } = c.req.valid('param');
-        authorize(c.get('principal'), await runProjectId(db, runId), 'read', publicRead);
+        await authorizeRun(deps, c, runId, 'read');
         const row = await findArtifact(db, runId, c.req.valid('query').path);
         return download(c, () => store.open(row.storageKey), {
           filename: row.path.split('/').at(-1)!,

@@ -23,8 +23,7 @@ import {
   presentVersionSummary,
   uploadDatasetVersion,
 } from '../services/datasets.ts';
-import { authorize } from '../services/principal.ts';
-import { findProject } from '../services/projects.ts';
+import { authorizeProject } from './access.ts';
 import { blobStoreFor } from '../storage/fs-blob-store.ts';
 
 const tags = ['datasets'];
@@ -40,9 +39,9 @@ const jsonlTypes = new Set([
 ]);
 
 /** Immutable, content-addressed JSONL dataset versions with a cleaning report each. */
-export function datasetRoutes({ database: { db }, config }: AppDeps) {
-  const store = blobStoreFor(config.dataDir);
-  const publicRead = config.HELDOUT_PUBLIC_READ;
+export function datasetRoutes(deps: AppDeps) {
+  const { db } = deps.database;
+  const store = blobStoreFor(deps.config.dataDir);
   return createRouter()
     .openapi(
       createRoute({
@@ -56,7 +55,7 @@ export function datasetRoutes({ database: { db }, config }: AppDeps) {
           query: uploadQuery,
           body: {
             required: true,
-            description: `at most HELDOUT_MAX_DATASET_BYTES (${config.HELDOUT_MAX_DATASET_BYTES}) bytes and HELDOUT_MAX_DATASET_ROWS (${config.HELDOUT_MAX_DATASET_ROWS}) rows`,
+            description: `at most HELDOUT_MAX_DATASET_BYTES (${deps.config.HELDOUT_MAX_DATASET_BYTES}) bytes and HELDOUT_MAX_DATASET_ROWS (${deps.config.HELDOUT_MAX_DATASET_ROWS}) rows`,
             content: { 'application/x-ndjson': jsonl, 'application/octet-stream': jsonl },
           },
         },
@@ -69,9 +68,8 @@ export function datasetRoutes({ database: { db }, config }: AppDeps) {
       }),
       async (c) => {
         const { project: key, name } = c.req.valid('param');
-        const project = await findProject(db, key);
+        const project = await authorizeProject(deps, c, key, 'write');
         const principal = c.get('principal');
-        authorize(principal, project.id, 'write');
         const type = mediaType(c);
         if (type !== undefined && !jsonlTypes.has(type)) {
           throw new AppError(
@@ -80,13 +78,13 @@ export function datasetRoutes({ database: { db }, config }: AppDeps) {
             `send the file as the raw body with Content-Type application/x-ndjson, not ${type}`,
           );
         }
-        const body = uploadBody(c, config.HELDOUT_MAX_DATASET_BYTES, 'a dataset');
+        const body = uploadBody(c, deps.config.HELDOUT_MAX_DATASET_BYTES, 'a dataset');
         const result = await uploadDatasetVersion(db, store, {
           project,
           name,
           kind: c.req.valid('query').kind,
           body,
-          maxRows: config.HELDOUT_MAX_DATASET_ROWS,
+          maxRows: deps.config.HELDOUT_MAX_DATASET_ROWS,
           tokenId: principal!.tokenId,
         });
         return c.json(
@@ -108,8 +106,7 @@ export function datasetRoutes({ database: { db }, config }: AppDeps) {
         },
       }),
       async (c) => {
-        const project = await findProject(db, c.req.valid('param').project);
-        authorize(c.get('principal'), project.id, 'read', publicRead);
+        const project = await authorizeProject(deps, c, c.req.valid('param').project, 'read');
         const datasets = await listDatasets(db, project.id, c.req.valid('query').limit);
         return c.json({ datasets }, 200);
       },
@@ -128,8 +125,7 @@ export function datasetRoutes({ database: { db }, config }: AppDeps) {
       }),
       async (c) => {
         const { project: key, name } = c.req.valid('param');
-        const project = await findProject(db, key);
-        authorize(c.get('principal'), project.id, 'read', publicRead);
+        const project = await authorizeProject(deps, c, key, 'read');
         const found = await findDataset(db, project.id, name);
         return c.json(
           {
@@ -154,8 +150,7 @@ export function datasetRoutes({ database: { db }, config }: AppDeps) {
       }),
       async (c) => {
         const { project: key, name, version } = c.req.valid('param');
-        const project = await findProject(db, key);
-        authorize(c.get('principal'), project.id, 'read', publicRead);
+        const project = await authorizeProject(deps, c, key, 'read');
         const found = await findDatasetVersion(db, project.id, name, version);
         return c.json(presentVersion(project, found.dataset, found.version), 200);
       },
@@ -179,8 +174,7 @@ export function datasetRoutes({ database: { db }, config }: AppDeps) {
       }),
       async (c) => {
         const { project: key, name, version } = c.req.valid('param');
-        const project = await findProject(db, key);
-        authorize(c.get('principal'), project.id, 'read', publicRead);
+        const project = await authorizeProject(deps, c, key, 'read');
         const found = await findDatasetVersion(db, project.id, name, version);
         return download(c, () => store.open(found.version.storageKey), {
           filename: `${found.dataset.name}-v${found.version.version}.jsonl`,

@@ -23,7 +23,7 @@ import {
   metricBuckets as bucketsOf,
   metricHistoryJson as historyOf,
 } from '../services/metrics.ts';
-import { authorizeRun } from './run-access.ts';
+import { authorizeRun } from './access.ts';
 
 const tags = ['metrics'];
 

@@ -7,6 +7,7 @@ import {
   jsonBody,
   jsonResponse,
 } from '../http/openapi.ts';
+import { authorizeProject } from './access.ts';
 import { projectParam } from '../schemas/common.ts';
 import {
   createProjectBody,
@@ -19,7 +20,6 @@ import { authorize, requirePrincipal } from '../services/principal.ts';
 import {
   createProject,
   createToken,
-  findProject,
   findToken,
   listProjects,
   listTokens,
@@ -38,8 +38,9 @@ const tokenParam = z.object({
 const tags = ['projects'];
 
 /** Projects and their API tokens. Creating a project needs a token valid for every project. */
-export function projectRoutes({ database: { db }, config }: AppDeps) {
-  const publicRead = config.HELDOUT_PUBLIC_READ;
+export function projectRoutes(deps: AppDeps) {
+  const { db } = deps.database;
+  const publicRead = deps.config.HELDOUT_PUBLIC_READ;
   return createRouter()
     .openapi(
       createRoute({
@@ -85,8 +86,7 @@ export function projectRoutes({ database: { db }, config }: AppDeps) {
         responses: { 200: jsonResponse(project, 'The project'), ...errorResponses },
       }),
       async (c) => {
-        const found = await findProject(db, c.req.valid('param').project);
-        authorize(c.get('principal'), found.id, 'read', publicRead);
+        const found = await authorizeProject(deps, c, c.req.valid('param').project, 'read');
         return c.json(presentProject(found), 200);
       },
     )
@@ -103,10 +103,8 @@ export function projectRoutes({ database: { db }, config }: AppDeps) {
         },
       }),
       async (c) => {
-        const found = await findProject(db, c.req.valid('param').project);
-        const principal = c.get('principal');
-        authorize(principal, found.id, 'admin');
-        const { token, row } = await createToken(db, principal!, {
+        const found = await authorizeProject(deps, c, c.req.valid('param').project, 'admin');
+        const { token, row } = await createToken(db, c.get('principal')!, {
           projectId: found.id,
           ...c.req.valid('json'),
         });
@@ -126,8 +124,7 @@ export function projectRoutes({ database: { db }, config }: AppDeps) {
         },
       }),
       async (c) => {
-        const found = await findProject(db, c.req.valid('param').project);
-        authorize(c.get('principal'), found.id, 'admin');
+        const found = await authorizeProject(deps, c, c.req.valid('param').project, 'admin');
         return c.json({ tokens: (await listTokens(db, found.id)).map(presentToken) }, 200);
       },
     )

@@ -28,7 +28,7 @@ import {
   setTags,
   updateRun,
 } from '../services/runs.ts';
-import { authorizeProject, authorizeRun } from './run-access.ts';
+import { authorizeProject, authorizeRun } from './access.ts';
 
 const tags = ['runs'];
 const ok = z.object({ ok: z.literal(true) });

@@ -1,6 +1,6 @@
-import { and, asc, eq, getTableColumns, isNull, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
-import { artifacts, runs } from '../db/schema/index.ts';
+import { artifacts } from '../db/schema/index.ts';
 import { AppError, notFound } from '../http/errors.ts';
 import type { Artifact, ArtifactList } from '../schemas/artifacts.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
@@ -15,22 +15,6 @@ export const presentArtifact = (a: ArtifactRow): Artifact => ({
   contentType: a.contentType,
   createdAt: a.createdAt.toISOString(),
 });
-
-/**
- * The project a run belongs to, which decides who may touch its artifacts.
- *
- * @example
- * authorize(principal, await runProjectId(db, runId), 'write');
- */
-export async function runProjectId(db: Db, runId: string): Promise<number> {
-  const [row] = await db
-    .select({ projectId: runs.projectId })
-    .from(runs)
-    .where(and(eq(runs.id, runId), isNull(runs.deletedAt)))
-    .limit(1);
-  if (!row) throw notFound(`run ${runId}`);
-  return row.projectId;
-}
 
 /**
  * Stores `body` as the artifact at `path`, replacing what was there (last write wins). The bytes

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import {
   checkpoints,
@@ -31,7 +31,7 @@ export async function runProjectId(db: Db, runId: string): Promise<number> {
   const [row] = await db
     .select({ projectId: runs.projectId })
     .from(runs)
-    .where(eq(runs.id, runId))
+    .where(and(eq(runs.id, runId), isNull(runs.deletedAt)))
     .limit(1);
   if (!row) throw notFound(`run ${runId}`);
   return row.projectId;
