@@ -66,6 +66,15 @@ const unavailableCodes = new Set([
  * One `{path, message}` per problem. A bad record key is reported by zod as "Invalid key in
  * record" with the real reason nested; we lift that reason up and name the key.
  */
+// Data errors Postgres raises on a value the client sent, which validation should already have
+// stopped; if one slips through, it is still the client's mistake and never a 500.
+const clientDataCodes: Record<string, string> = {
+  '22021': 'text must be valid UTF-8 without NUL characters',
+  '22P05': 'text must be valid UTF-8 without NUL characters',
+  '22003': 'a number is out of range',
+  '54000': 'a value is too large to store',
+};
+
 function zodDetails(err: ZodError): { path: string; message: string }[] {
   return err.issues.map((i) => {
     const nested = i.code === 'invalid_key' ? i.issues[0]?.message : undefined;
@@ -101,6 +110,10 @@ export function toErrorResponse(err: unknown, c: Context<AppEnv>, logger: Logger
       code: codeForStatus[status] ?? (status < 500 ? 'bad_request' : 'internal'),
       message: err.message || 'request failed',
     };
+  } else if (clientDataCodes[pgErrorCode(err) ?? '']) {
+    status = 400;
+    body = { code: 'bad_request', message: clientDataCodes[pgErrorCode(err)!]! };
+    logger.warn({ err, reqId: c.get('requestId') }, 'database refused a client value');
   } else if (unavailableCodes.has(pgErrorCode(err) ?? '')) {
     status = 503;
     body = { code: 'unavailable', message: 'the database is unavailable; retry shortly' };

@@ -37,8 +37,7 @@ export const projectName = z
 export const projectParam = z.object({
   project: z
     .string()
-    .min(1)
-    .max(100)
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'must be a project id or name')
     .openapi({ param: { name: 'project', in: 'path' }, description: 'project id or name' }),
 });
 

@@ -10,26 +10,44 @@ type Fragment = postgres.PendingQuery<postgres.Row[]>;
  * metric or param being sorted on: those come last), `id` breaks ties.
  */
 interface Cursor {
+  o: string;
   v: string | null;
   id: string;
 }
 
 const encodeCursor = (c: Cursor) => Buffer.from(JSON.stringify(c)).toString('base64url');
 
-function decodeCursor(token: string): Cursor {
+// What a sort value of each kind looks like as Postgres prints it: anything else in a token was
+// not issued by us, and must be a 400 here rather than a failed cast in the query.
+const sortValueShape: Record<SearchRuns['orderBy']['field'], RegExp> = {
+  createdAt: /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}(:\d{2})?$/,
+  metric: /^(NaN|-?Infinity|-?\d+(\.\d+)?(e[+-]?\d+)?)$/,
+  name: /^/,
+  param: /^/,
+};
+
+function decodeCursor(token: string, order: SearchRuns['orderBy']): Cursor {
   try {
     const c = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as Cursor;
     if (
+      c.o === orderKey(order) &&
       typeof c.id === 'string' &&
-      /^[0-9a-f-]{36}$/.test(c.id) &&
-      (typeof c.v === 'string' || c.v === null)
+      /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(c.id) &&
+      (c.v === null || (typeof c.v === 'string' && sortValueShape[order.field].test(c.v)))
     )
       return c;
   } catch {
     // fall through
   }
-  throw new AppError(400, 'bad_request', 'pageToken: not a token this server issued');
+  throw new AppError(
+    400,
+    'bad_request',
+    'pageToken: not a token this server issued for this order',
+  );
 }
+
+/** A token only continues the ordering it was issued for. */
+const orderKey = (o: SearchRuns['orderBy']) => `${o.field}:${o.key ?? ''}:${o.direction}`;
 
 const ops = { '=': '=', '!=': '<>', '<': '<', '<=': '<=', '>': '>', '>=': '>=' } as const;
 
@@ -78,7 +96,7 @@ export async function searchRunIds(
 
   let cursor: Fragment = sql`true`;
   if (q.pageToken) {
-    const c = decodeCursor(q.pageToken);
+    const c = decodeCursor(q.pageToken, q.orderBy);
     // Rows without a sort value come last; within each group the (value, id) pair orders them.
     cursor =
       c.v === null
@@ -100,7 +118,8 @@ export async function searchRunIds(
   const last = page[page.length - 1];
   return {
     ids: page.map((r) => r.id),
-    nextPageToken: more && last ? encodeCursor({ v: last.v, id: last.id }) : null,
+    nextPageToken:
+      more && last ? encodeCursor({ o: orderKey(q.orderBy), v: last.v, id: last.id }) : null,
   };
 }
 

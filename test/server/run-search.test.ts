@@ -81,7 +81,31 @@ describe('run search', () => {
   it('rejects a forged page token and a metric order without a key', async () => {
     const forged = await search({ pageToken: 'not-ours' });
     expect(forged.status).toBe(400);
-    expect(forged.json.error.message).toBe('pageToken: not a token this server issued');
+    expect(forged.json.error.message).toBe(
+      'pageToken: not a token this server issued for this order',
+    );
+    const token = (v: unknown, o = 'metric:eval/acc:desc') =>
+      Buffer.from(JSON.stringify({ o, v, id: '00000000-0000-4000-8000-000000000000' })).toString(
+        'base64url',
+      );
+    const byMetric = { field: 'metric', key: 'eval/acc', direction: 'desc' };
+    for (const pageToken of [
+      token('abc'),
+      token(1),
+      token('1', 'createdAt::desc'),
+      token("1'; drop table runs; --"),
+    ]) {
+      const res = await search({ orderBy: byMetric, pageToken });
+      expect(res.status).toBe(400);
+    }
+    expect((await search({ orderBy: byMetric, pageToken: token('0.5') })).status).toBe(200);
+    const first = await search({ limit: 2 });
+    const reordered = await search({
+      limit: 2,
+      orderBy: { field: 'name' },
+      pageToken: first.json.nextPageToken,
+    });
+    expect(reordered.status).toBe(400);
     const noKey = await search({ orderBy: { field: 'metric' } });
     expect(noKey.status).toBe(400);
     expect(noKey.json.error.message).toBe(

@@ -110,6 +110,20 @@ describe('params', () => {
     });
   });
 
+  it('hold values up to the limits', async () => {
+    const run = await newRun();
+    const value = 'v'.repeat(6000);
+    expect(
+      (await t.call('POST', `/api/v1/runs/${run.id}/params`, { params: { long: value } })).status,
+    ).toBe(200);
+    expect(
+      (await t.call('PUT', `/api/v1/runs/${run.id}/tags`, { tags: { long: 't'.repeat(8000) } }))
+        .status,
+    ).toBe(200);
+    const got = (await t.call('GET', `/api/v1/runs/${run.id}`)).json;
+    expect([got.params.long.length, got.tags.long.length]).toEqual([6000, 8000]);
+  });
+
   it('are validated: key and value length, control characters', async () => {
     const run = await newRun();
     const long = await t.call('POST', `/api/v1/runs/${run.id}/params`, {

@@ -56,7 +56,10 @@ export const runs = pgTable(
   ],
 );
 
-/** Params are immutable once set, so (run, key) is the whole identity. */
+/**
+ * Params are immutable once set, so (run, key) is the whole identity. No index on the value: values
+ * run to 6,000 characters, past what a btree entry holds, and search reaches params by run.
+ */
 export const runParams = pgTable(
   'run_params',
   {
@@ -66,10 +69,7 @@ export const runParams = pgTable(
     key: text('key').notNull(),
     value: text('value').notNull(),
   },
-  (t) => [
-    primaryKey({ columns: [t.runId, t.key] }),
-    index('run_params_key_value_idx').on(t.key, t.value),
-  ],
+  (t) => [primaryKey({ columns: [t.runId, t.key] })],
 );
 
 export const runTags = pgTable(
@@ -81,10 +81,7 @@ export const runTags = pgTable(
     key: text('key').notNull(),
     value: text('value').notNull(),
   },
-  (t) => [
-    primaryKey({ columns: [t.runId, t.key] }),
-    index('run_tags_key_value_idx').on(t.key, t.value),
-  ],
+  (t) => [primaryKey({ columns: [t.runId, t.key] })],
 );
 
 export const runDatasets = pgTable(
