@@ -1,8 +1,7 @@
 /**
- * TensorFlow.js core with the chained tensor methods (`x.add(y)`) registered. Model code imports tf
- * from here so those methods exist whichever backend package loads first.
+ * TensorFlow.js for the model code. The union package is used rather than tfjs-core alone because
+ * its Node build is the one that registers the chained tensor methods (`x.add(y)`) and every
+ * gradient; tfjs-core's own registration modules are ESM files that plain Node cannot load.
+ * All backends (cpu here, wasm and the native ones when loaded) share its one engine.
  */
-import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops.js';
-import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
-
-export * from '@tensorflow/tfjs-core';
+export * from '@tensorflow/tfjs';

@@ -1,0 +1,101 @@
+import * as tf from '../tf.ts';
+
+export interface AdamWOptions {
+  beta1?: number;
+  beta2?: number;
+  epsilon?: number;
+  weightDecay?: number;
+  /** Clip the global gradient norm to this (0: no clipping). */
+  clipNorm?: number;
+  /** Which parameters decay: by default matrices only, never biases or LayerNorm gains. */
+  decays?: (name: string, v: tf.Variable) => boolean;
+}
+
+/**
+ * AdamW (decoupled weight decay, Loshchilov & Hutter) with global-norm gradient clipping, over a
+ * named set of variables. Its state is plain tensors, so a checkpoint can save and resume it.
+ *
+ * @example
+ * const opt = new AdamW(model.params, { weightDecay: 0.1, clipNorm: 1 });
+ * const { loss, gradNorm } = opt.step(() => lmLoss(...), 3e-4);
+ */
+export class AdamW {
+  readonly m = new Map<string, tf.Variable>();
+  readonly v = new Map<string, tf.Variable>();
+  t = 0;
+  private readonly opts: Required<AdamWOptions>;
+
+  constructor(
+    private readonly params: Map<string, tf.Variable>,
+    options: AdamWOptions = {},
+  ) {
+    this.opts = {
+      beta1: 0.9,
+      beta2: 0.95,
+      epsilon: 1e-8,
+      weightDecay: 0.1,
+      clipNorm: 1,
+      decays: (_name, v) => v.rank >= 2,
+      ...options,
+    };
+    for (const [name, p] of params) {
+      if (!p.trainable) continue;
+      this.m.set(name, tf.variable(tf.zerosLike(p), false));
+      this.v.set(name, tf.variable(tf.zerosLike(p), false));
+    }
+  }
+
+  /** One update at learning rate `lr`; returns the loss and the gradient norm before clipping. */
+  step(loss: () => tf.Scalar, lr: number): { loss: number; gradNorm: number } {
+    const names = [...this.m.keys()];
+    const vars = names.map((n) => this.params.get(n)!);
+    const { value, grads } = tf.variableGrads(loss, vars);
+    this.t += 1;
+    const { beta1, beta2, epsilon, weightDecay, clipNorm, decays } = this.opts;
+    const gradNorm = tf.tidy(
+      () =>
+        tf
+          .sqrt(tf.addN(names.map((_, i) => tf.sum(tf.square(grads[vars[i]!.name]!)))))
+          .dataSync()[0]!,
+    );
+    const scale = clipNorm > 0 && gradNorm > clipNorm ? clipNorm / (gradNorm + 1e-6) : 1;
+    const c1 = 1 - beta1 ** this.t;
+    const c2 = 1 - beta2 ** this.t;
+    tf.tidy(() => {
+      names.forEach((name, i) => {
+        const p = vars[i]!;
+        const g = grads[p.name]!.mul(scale);
+        const m = this.m.get(name)!;
+        const v = this.v.get(name)!;
+        m.assign(m.mul(beta1).add(g.mul(1 - beta1)));
+        v.assign(v.mul(beta2).add(g.square().mul(1 - beta2)));
+        let update = m.div(c1).div(v.div(c2).sqrt().add(epsilon));
+        if (weightDecay > 0 && decays(name, p)) update = update.add(p.mul(weightDecay));
+        p.assign(p.sub(update.mul(lr)));
+      });
+    });
+    const lossValue = value.dataSync()[0]!;
+    tf.dispose([value, ...Object.values(grads)]);
+    return { loss: lossValue, gradNorm };
+  }
+
+  dispose(): void {
+    tf.dispose([...this.m.values(), ...this.v.values()]);
+  }
+}
+
+/**
+ * Linear warmup to `peak`, then cosine decay to `peak * floor` at `total` steps.
+ *
+ * @example
+ * warmupCosine(0, { peak: 1e-3, warmup: 100, total: 1000 }); // 1e-5
+ */
+export function warmupCosine(
+  step: number,
+  s: { peak: number; warmup: number; total: number; floor?: number },
+): number {
+  const floor = s.floor ?? 0.1;
+  if (step < s.warmup) return (s.peak * (step + 1)) / s.warmup;
+  const progress = Math.min(1, (step - s.warmup) / Math.max(1, s.total - s.warmup));
+  return s.peak * (floor + (1 - floor) * 0.5 * (1 + Math.cos(Math.PI * progress)));
+}
