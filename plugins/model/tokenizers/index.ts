@@ -1,0 +1,11 @@
+export type { DecodeOptions, EncodeOptions, Tokenizer, TokenizerKind } from './types.ts';
+export { createByteTokenizer, DEFAULT_SPECIAL_TOKENS } from './byte.ts';
+export type { ByteTokenizerOptions } from './byte.ts';
+export { BpeTokenizer } from './bpe.ts';
+export type { BpeSpec } from './bpe.ts';
+export { trainBpe } from './bpe-train.ts';
+export type { TrainBpeOptions } from './bpe-train.ts';
+export { bpeFromTokenizerJson, bpeToTokenizerJson } from './bpe-json.ts';
+export type { TokenizerJson } from './bpe-json.ts';
+export { createGpt2Tokenizer, GPT2_EOS_ID, GPT2_VOCAB_SIZE } from './gpt2.ts';
+export { loadTokenizer, saveTokenizer } from './load.ts';
