@@ -21,7 +21,10 @@ export const modelConfigSchema = z
     eos_token_id: z.number().int().nonnegative().optional(),
   })
   .passthrough()
-  .refine((c) => c.n_embd % c.n_head === 0, { message: 'n_embd must be divisible by n_head', path: ['n_head'] });
+  .refine((c) => c.n_embd % c.n_head === 0, {
+    message: 'n_embd must be divisible by n_head',
+    path: ['n_head'],
+  });
 
 export type ModelConfig = z.infer<typeof modelConfigSchema>;
 

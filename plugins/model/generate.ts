@@ -43,7 +43,8 @@ export function nucleus(probs: Float32Array, topK = 0, topP = 1): number[] {
   return kept;
 }
 
-function logSoftmax(logits: Float32Array): Float32Array {
+/** log-softmax of one position's logits, computed stably in float64. */
+export function logSoftmax(logits: Float32Array): Float32Array {
   let max = -Infinity;
   for (const v of logits) if (v > max) max = v;
   let sum = 0;

@@ -1,16 +1,6 @@
-import { pickToken, type DecodingOptions, type Generation } from '../generate.ts';
+import { logSoftmax, pickToken, type DecodingOptions, type Generation } from '../generate.ts';
 import { mulberry32 } from '../random.ts';
 import { forwardOnnx, type OnnxCache, type OnnxGpt2Session } from './session.ts';
-
-/** Written as in generate.ts, so log-probabilities match the tfjs path bit for bit. */
-function logSoftmax(logits: Float32Array): Float32Array {
-  let max = -Infinity;
-  for (const v of logits) if (v > max) max = v;
-  let sum = 0;
-  for (const v of logits) sum += Math.exp(v - max);
-  const lse = max + Math.log(sum);
-  return logits.map((v) => v - lse);
-}
 
 /**
  * Continues `prompt` with ONNX Runtime and a KV cache; the same semantics as `generate` in
