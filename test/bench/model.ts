@@ -1,7 +1,9 @@
 /**
  * `npm run bench -- model [--reps N]`: the compute backend. Times the matrix products a GPT-2
  * training step is made of, and a forward + backward of an MLP block, on the wasm backend with the
- * stock kernels and with heldout's overrides (plugins/model/backend/wasm-kernels.ts).
+ * stock kernels and with heldout's overrides (plugins/model/backend/wasm-kernels.ts); then
+ * training tokens/s (full and LoRA-shaped steps) and generation tokens/s (tfjs and ONNX Runtime)
+ * on the shipped base model's shape, and the same shapes in PyTorch CPU when it is installed.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
@@ -9,6 +11,7 @@ import {
   registerWasmKernels,
   restoreWasmKernels,
 } from '../../plugins/model/backend/index.ts';
+import { modelThroughput, torchThroughput } from './_model-throughput.ts';
 
 const ms = (f: () => void, reps: number) => {
   f(); // warm-up: XNNPACK operator creation, heap growth
@@ -63,5 +66,14 @@ export default async function model(args: string[]): Promise<object> {
     const overrideMs = ms(f, reps);
     results[name] = { stockMs, overrideMs, speedup: Math.round((stockMs / overrideMs) * 10) / 10 };
   }
-  return { backend: info.backend, device: info.device, reps, results };
+  const throughput = await modelThroughput(reps);
+  const torch = torchThroughput(reps);
+  return {
+    backend: info.backend,
+    device: info.device,
+    reps,
+    kernels: results,
+    ...throughput,
+    pytorchCpu: torch,
+  };
 }

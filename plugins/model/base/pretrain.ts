@@ -11,6 +11,7 @@ import { initBackend, parseBackendName } from '../backend/index.ts';
 import { saveCheckpointDir } from '../checkpoint.ts';
 import { modelConfigSchema, parameterCount } from '../config.ts';
 import { generate } from '../generate.ts';
+import { createByteTokenizer, saveTokenizer } from '../tokenizers/index.ts';
 import * as tf from '../tf.ts';
 import { AdamW, warmupCosine } from '../train/adamw.ts';
 import {
@@ -153,10 +154,7 @@ async function main() {
   const { sha256, sizeBytes } = await saveCheckpointDir(out, config, exportWeights(model), {
     heldout_tokenizer: 'bytes',
   });
-  fs.writeFileSync(
-    path.join(out, 'tokenizer_config.json'),
-    `${JSON.stringify({ tokenizer_class: 'heldout-bytes', vocab_size: BYTE_VOCAB, eos_token: '<|endoftext|>', eos_token_id: EOT }, null, 2)}\n`,
-  );
+  await saveTokenizer(out, createByteTokenizer());
   const suitesDir = path.join(path.dirname(out), 'suites');
   fs.mkdirSync(suitesDir, { recursive: true });
   for (const skill of SKILLS) {
