@@ -147,3 +147,44 @@ describe('generation', () => {
     expect(nucleus(probs, 0, 0.5)).toEqual([1]);
   });
 });
+
+describe('gradients', () => {
+  it('match finite differences through the whole model (bias, LayerNorm, attention, GELU)', () => {
+    const tiny = modelConfigSchema.parse({
+      vocab_size: 11,
+      n_positions: 8,
+      n_embd: 8,
+      n_layer: 1,
+      n_head: 2,
+    });
+    const model = createModel(tiny, initWeights(tiny, 21));
+    const input = ids([[1, 2, 3, 4]]);
+    const target = ids([[2, 3, 4, 5]]);
+    const mask = tf.ones([1, 4]) as tf.Tensor2D;
+    const names = [
+      'h.0.attn.c_attn.bias',
+      'h.0.mlp.c_fc.bias',
+      'h.0.ln_1.weight',
+      'h.0.mlp.c_proj.weight',
+    ];
+    const vars = names.map((n) => model.params.get(n)!);
+    const loss = () => lmLoss(forward(model, input).logits, target, mask);
+    const { grads } = tf.variableGrads(loss, vars);
+    const eps = 1e-2;
+    for (const v of vars) {
+      const analytic = grads[v.name]!.dataSync();
+      const base = v.dataSync().slice();
+      for (const i of [0, Math.floor(base.length / 2), base.length - 1]) {
+        const shifted = (delta: number) => {
+          const data = base.slice();
+          data[i]! += delta;
+          v.assign(tf.tensor(data, v.shape));
+          return tf.tidy(() => loss().dataSync()[0]!);
+        };
+        const numeric = (shifted(eps) - shifted(-eps)) / (2 * eps);
+        v.assign(tf.tensor(base, v.shape));
+        expect(analytic[i]!).toBeCloseTo(numeric, 2);
+      }
+    }
+  });
+});
