@@ -1,0 +1,13 @@
+/**
+ * The model toolkit trainers and evaluators build on. ONNX Runtime is not re-exported here: its
+ * native binding loads on import, so its users import `./onnx/index.ts` themselves.
+ */
+export * from './backend/index.ts';
+export * from './checkpoint.ts';
+export * from './config.ts';
+export * from './generate.ts';
+export * from './safetensors.ts';
+export * from './tokenizers/index.ts';
+export * from './train/adamw.ts';
+export * from './transformer.ts';
+export * as tf from './tf.ts';
