@@ -11,3 +11,4 @@ export * from './tokenizers/index.ts';
 export * from './train/adamw.ts';
 export * from './transformer.ts';
 export * as tf from './tf.ts';
+export * from './train/sft.ts';

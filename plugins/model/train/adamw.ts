@@ -45,26 +45,33 @@ export class AdamW {
     }
   }
 
-  /** One update at learning rate `lr`; returns the loss and the gradient norm before clipping. */
-  step(loss: () => tf.Scalar, lr: number): { loss: number; gradNorm: number } {
+  /** The loss and its gradients for the trainable variables, without updating anything. */
+  gradients(loss: () => tf.Scalar): { loss: number; grads: Map<string, tf.Tensor> } {
     const names = [...this.m.keys()];
     const vars = names.map((n) => this.params.get(n)!);
     const { value, grads } = tf.variableGrads(loss, vars);
+    const lossValue = value.dataSync()[0]!;
+    value.dispose();
+    return { loss: lossValue, grads: new Map(names.map((n, i) => [n, grads[vars[i]!.name]!])) };
+  }
+
+  /**
+   * Applies (and disposes) gradients at learning rate `lr`, after clipping their global norm;
+   * returns the norm before clipping. Gradient accumulation sums micro-batch gradients first.
+   */
+  apply(grads: Map<string, tf.Tensor>, lr: number): number {
     this.t += 1;
     const { beta1, beta2, epsilon, weightDecay, clipNorm, decays } = this.opts;
     const gradNorm = tf.tidy(
-      () =>
-        tf
-          .sqrt(tf.addN(names.map((_, i) => tf.sum(tf.square(grads[vars[i]!.name]!)))))
-          .dataSync()[0]!,
+      () => tf.sqrt(tf.addN([...grads.values()].map((g) => tf.sum(tf.square(g))))).dataSync()[0]!,
     );
     const scale = clipNorm > 0 && gradNorm > clipNorm ? clipNorm / (gradNorm + 1e-6) : 1;
     const c1 = 1 - beta1 ** this.t;
     const c2 = 1 - beta2 ** this.t;
     tf.tidy(() => {
-      names.forEach((name, i) => {
-        const p = vars[i]!;
-        const g = grads[p.name]!.mul(scale);
+      for (const [name, grad] of grads) {
+        const p = this.params.get(name)!;
+        const g = grad.mul(scale);
         const m = this.m.get(name)!;
         const v = this.v.get(name)!;
         m.assign(m.mul(beta1).add(g.mul(1 - beta1)));
@@ -72,11 +79,37 @@ export class AdamW {
         let update = m.div(c1).div(v.div(c2).sqrt().add(epsilon));
         if (weightDecay > 0 && decays(name, p)) update = update.add(p.mul(weightDecay));
         p.assign(p.sub(update.mul(lr)));
-      });
+      }
     });
-    const lossValue = value.dataSync()[0]!;
-    tf.dispose([value, ...Object.values(grads)]);
-    return { loss: lossValue, gradNorm };
+    tf.dispose([...grads.values()]);
+    return gradNorm;
+  }
+
+  /** One update at learning rate `lr`; returns the loss and the gradient norm before clipping. */
+  step(loss: () => tf.Scalar, lr: number): { loss: number; gradNorm: number } {
+    const { loss: value, grads } = this.gradients(loss);
+    return { loss: value, gradNorm: this.apply(grads, lr) };
+  }
+
+  /** Moments and step count, to save beside a checkpoint so a resumed run continues exactly. */
+  state(): { t: number; tensors: Map<string, { shape: number[]; data: Float32Array }> } {
+    const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
+    for (const [name, m] of this.m)
+      tensors.set(`m.${name}`, { shape: m.shape, data: m.dataSync() as Float32Array });
+    for (const [name, v] of this.v)
+      tensors.set(`v.${name}`, { shape: v.shape, data: v.dataSync() as Float32Array });
+    return { t: this.t, tensors };
+  }
+
+  restore(state: {
+    t: number;
+    tensors: ReadonlyMap<string, { shape: readonly number[]; data: Float32Array }>;
+  }): void {
+    this.t = state.t;
+    for (const [name, m] of this.m)
+      m.assign(tf.tensor(state.tensors.get(`m.${name}`)!.data, m.shape));
+    for (const [name, v] of this.v)
+      v.assign(tf.tensor(state.tensors.get(`v.${name}`)!.data, v.shape));
   }
 
   dispose(): void {

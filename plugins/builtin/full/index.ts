@@ -1,0 +1,69 @@
+import { definePlugin, model as m, PluginConfigError } from '../../sdk/index.ts';
+import { examplesOf } from '../shared/data.ts';
+import { loopSettingsSchema } from '../shared/settings.ts';
+import { runTrainingLoop } from '../shared/train-loop.ts';
+
+/**
+ * Full fine-tuning: every parameter of the base trains. The simplest method, and the one most
+ * likely to overwrite what the base knew, which is why heldout gates what it produces.
+ */
+export default definePlugin({
+  manifest: {
+    name: 'full',
+    version: '1.0.0',
+    sdk: '^1',
+    description: 'every parameter trains (AdamW)',
+  },
+  configSchema: loopSettingsSchema,
+  capabilities: ['sft-data', 'text-data', 'full-weights', 'resume'],
+  validate(config, info) {
+    const train = info.datasets.find((d) => d.role === 'train');
+    if (!train) throw new PluginConfigError('a train dataset is required', 'datasets');
+    if (train.kind !== 'sft' && train.kind !== 'text') {
+      throw new PluginConfigError(
+        `full trains on sft or text data, not ${train.kind}`,
+        'datasets.train',
+      );
+    }
+    if (config.warmupSteps >= config.steps) {
+      throw new PluginConfigError(`must be below steps (${config.steps})`, 'warmupSteps');
+    }
+  },
+  async train(config, ctx) {
+    const { config: modelConfig, weights } = await m.loadCheckpointDir(ctx.baseModel.dir);
+    const tokenizer = await m.loadTokenizer(ctx.baseModel.dir);
+    const model = m.createModel(modelConfig, weights);
+    const total = m.parameterCount(modelConfig);
+    ctx.report.parameters({ total, trainable: total });
+    try {
+      return await runTrainingLoop(
+        {
+          ctx,
+          trainable: model.params,
+          loss: (b) => m.lmLoss(m.forward(model, b.input).logits, b.target, b.mask),
+          train: examplesOf(ctx.datasets.train, tokenizer, config.maxLength, 'train'),
+          validation: examplesOf(
+            ctx.datasets.validation,
+            tokenizer,
+            config.maxLength,
+            'validation',
+          ),
+          padId: tokenizer.padId ?? tokenizer.eosId,
+          async writeCheckpoint(dir) {
+            await m.saveCheckpointDir(dir, modelConfig, m.exportWeights(model));
+            await m.saveTokenizer(dir, tokenizer);
+            return { kind: 'full', trainableParams: total, totalParams: total };
+          },
+          async loadCheckpoint(dir) {
+            const saved = await m.loadCheckpointDir(dir);
+            for (const [name, v] of model.params)
+              v.assign(m.tf.tensor(saved.weights.get(name)!.data, v.shape));
+          },
+        },
+        config,
+      );
+    } finally {
+      m.disposeModel(model);
+    }
+  },
+});

@@ -1,0 +1,165 @@
+import {
+  model as m,
+  type MetricPoint,
+  type TrainContext,
+  type TrainResult,
+  TransientError,
+  PluginError,
+} from '../../sdk/index.ts';
+
+const { tf } = m;
+
+/** The optimisation settings every built-in trainer shares (each plugin's config extends them). */
+export interface LoopSettings {
+  steps: number;
+  batchSize: number;
+  gradAccumulation: number;
+  learningRate: number;
+  warmupSteps: number;
+  minLearningRateRatio: number;
+  weightDecay: number;
+  clipNorm: number;
+  validationEvery: number;
+  checkpointEvery: number;
+  seed: number;
+}
+
+export interface LoopParts {
+  ctx: TrainContext;
+  /** Variables the optimiser updates (all of them for `full`; adapters for LoRA and PEFT). */
+  trainable: Map<string, m.tf.Variable>;
+  /** The loss of a batch (a scalar), built inside the optimiser's gradient tape. */
+  loss: (batch: m.TensorBatch) => m.tf.Scalar;
+  train: m.Example[];
+  validation: m.Example[];
+  padId: number;
+  /**
+   * Writes the checkpoint for `step` into `dir` (weights and config in the plugin's own layout);
+   * the loop adds the optimiser state beside it and registers the directory.
+   */
+  writeCheckpoint: (
+    dir: string,
+    step: number,
+  ) => Promise<{ kind: 'full' | 'adapter'; trainableParams: number; totalParams: number }>;
+  /** Loads the weights of a checkpoint this plugin wrote, to resume after a retry. */
+  loadCheckpoint: (dir: string) => Promise<void>;
+}
+
+/** A run cancelled through the API: not a failure, and never retried. */
+export class CancelledError extends PluginError {
+  override name = 'CancelledError';
+  constructor() {
+    super('the run was cancelled', false);
+  }
+}
+
+const OPTIMIZER_FILE = 'optimizer.safetensors';
+
+function validationLoss(parts: LoopParts, batchSize: number): number | undefined {
+  if (parts.validation.length === 0) return undefined;
+  let weighted = 0;
+  let tokens = 0;
+  for (let i = 0; i < parts.validation.length; i += batchSize) {
+    const batch = m.toBatch(parts.validation.slice(i, i + batchSize), parts.padId);
+    const loss = tf.tidy(() => parts.loss(batch).dataSync()[0]!);
+    weighted += loss * batch.tokens;
+    tokens += batch.tokens;
+    tf.dispose([batch.input, batch.target, batch.mask]);
+  }
+  return tokens > 0 ? weighted / tokens : undefined;
+}
+
+/**
+ * The training loop of the built-in trainers: AdamW with warmup and cosine decay, global-norm
+ * clipping, gradient accumulation, validation loss every N steps beside the training loss,
+ * checkpoints (with optimiser state) every N steps and at the end, system metrics, cancellation,
+ * and resumption from the run's latest checkpoint, which replays the same data order.
+ */
+export async function runTrainingLoop(parts: LoopParts, s: LoopSettings): Promise<TrainResult> {
+  const { ctx } = parts;
+  const optimizer = new m.AdamW(parts.trainable, {
+    weightDecay: s.weightDecay,
+    clipNorm: s.clipNorm,
+  });
+  let step = 0;
+  const resume = await ctx.checkpoints.latest();
+  if (resume) {
+    await parts.loadCheckpoint(resume.dir);
+    const saved = await m
+      .loadSafetensorsFile(`${resume.dir}/${OPTIMIZER_FILE}`)
+      .catch((cause: unknown) => {
+        throw new TransientError(
+          `cannot read the optimiser state of the checkpoint at step ${resume.step}`,
+          { cause },
+        );
+      });
+    optimizer.restore({ t: Number(saved.metadata.t), tensors: saved.tensors });
+    step = resume.step;
+    ctx.report.log('info', `resuming from the checkpoint at step ${step}`);
+  }
+  const next = m.batchStream(parts.train, s.batchSize, s.seed, step * s.gradAccumulation);
+  let last: TrainResult['finalCheckpoint'];
+
+  const save = async () => {
+    const dir = `${ctx.scratchDir}/step-${step}`;
+    const info = await parts.writeCheckpoint(dir, step);
+    const state = optimizer.state();
+    await m.saveSafetensorsFile(`${dir}/${OPTIMIZER_FILE}`, state.tensors, { t: String(state.t) });
+    last = await ctx.checkpoints.save(dir, { step, ...info });
+  };
+
+  while (step < s.steps) {
+    if (ctx.signal.aborted) throw new CancelledError();
+    const started = performance.now();
+    const lr = m.warmupCosine(step, {
+      peak: s.learningRate,
+      warmup: s.warmupSteps,
+      total: s.steps,
+      floor: s.minLearningRateRatio,
+    });
+    let lossSum = 0;
+    let tokens = 0;
+    let summed: Map<string, m.tf.Tensor> | undefined;
+    for (let micro = 0; micro < s.gradAccumulation; micro++) {
+      const batch = m.toBatch(next(), parts.padId);
+      const { loss, grads } = optimizer.gradients(() => parts.loss(batch));
+      tf.dispose([batch.input, batch.target, batch.mask]);
+      lossSum += loss;
+      tokens += batch.tokens;
+      if (!summed) summed = grads;
+      else {
+        for (const [name, g] of grads) {
+          const total = summed.get(name)!.add(g);
+          tf.dispose([summed.get(name)!, g]);
+          summed.set(name, total);
+        }
+      }
+    }
+    if (s.gradAccumulation > 1) {
+      for (const [name, g] of summed!) {
+        summed!.set(name, g.div(s.gradAccumulation));
+        g.dispose();
+      }
+    }
+    const gradNorm = optimizer.apply(summed!, lr);
+    step++;
+    const seconds = (performance.now() - started) / 1000;
+    const points: MetricPoint[] = [
+      { key: 'train/loss', value: lossSum / s.gradAccumulation, step },
+      { key: 'train/learning_rate', value: lr, step },
+      { key: 'train/grad_norm', value: gradNorm, step },
+      { key: 'system/step_time_ms', value: seconds * 1000, step },
+      { key: 'system/tokens_per_second', value: tokens / seconds, step },
+      { key: 'system/memory_mb', value: process.memoryUsage().rss / 2 ** 20, step },
+    ];
+    if (step % s.validationEvery === 0 || step === s.steps) {
+      const v = validationLoss(parts, s.batchSize);
+      if (v !== undefined) points.push({ key: 'validation/loss', value: v, step });
+    }
+    ctx.report.metrics(points);
+    if (step % s.checkpointEvery === 0 || step === s.steps) await save();
+  }
+  optimizer.dispose();
+  await ctx.report.flush();
+  return { steps: step, finalCheckpoint: last };
+}
