@@ -110,7 +110,10 @@ const addBias = tf.customGrad((y, b) => {
   const rows = (y as tf.Tensor).shape[0]!;
   return {
     value: (y as tf.Tensor).add(b as tf.Tensor),
-    gradFunc: (dy: tf.Tensor) => [dy, tf.matMul(tf.ones([1, rows]), dy).reshape((b as tf.Tensor).shape)],
+    gradFunc: (dy: tf.Tensor) => [
+      dy,
+      tf.matMul(tf.ones([1, rows]), dy).reshape((b as tf.Tensor).shape),
+    ],
   };
 }) as (y: tf.Tensor, b: tf.Tensor) => tf.Tensor;
 

@@ -1,9 +1,4 @@
-import {
-  model as m,
-  PluginConfigError,
-  type DatasetRow,
-  type DatasetSplit,
-} from '../../sdk/index.ts';
+import { model as m, PluginConfigError, type DatasetSplit } from '../../sdk/index.ts';
 
 /** Tokenised examples of a split: SFT rows mask the prompt, text rows count every token. */
 export function examplesOf(
