@@ -11,6 +11,7 @@ import { artifactRoutes } from './routes/artifacts.ts';
 import { datasetRoutes } from './routes/datasets.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metricRoutes } from './routes/metrics.ts';
+import { pluginRoutes } from './routes/plugins.ts';
 import { projectRoutes } from './routes/projects.ts';
 import { runRoutes } from './routes/runs.ts';
 
@@ -51,7 +52,8 @@ export function createApp(deps: AppDeps) {
     .route('/', artifactRoutes(deps))
     .route('/', datasetRoutes(deps))
     .route('/', runRoutes(deps))
-    .route('/', metricRoutes(deps));
+    .route('/', metricRoutes(deps))
+    .route('/', pluginRoutes(deps));
   api.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: {

@@ -48,6 +48,16 @@ export const configSchema = z.object({
     .min(1)
     .default(512 * 1024 ** 2),
   HELDOUT_MAX_DATASET_ROWS: z.coerce.number().int().min(1).default(2_000_000),
+  // Third-party trainer plugins: local paths or npm package names, comma-separated.
+  HELDOUT_PLUGINS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    ),
   HELDOUT_DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   // Debug aid: keep postgres' own log lines on stderr instead of only in the data directory.
   HELDOUT_PG_LOG: flag.default(false),

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import type { Logger } from 'pino';
 import { createApp } from './app.ts';
+import { createPluginHost } from './plugins/host.ts';
 import { ensureAdminToken } from './auth/tokens.ts';
 import type { Config } from './config.ts';
 import { openDatabase, type Database } from './db/client.ts';
@@ -67,7 +68,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       ({ created: adminToken } = await ensureAdminToken(db, config.HELDOUT_ADMIN_TOKEN));
     });
     database = openDatabase(databaseUrl, { max: config.HELDOUT_DB_POOL_SIZE });
-    const app = createApp({ database, logger, version, config });
+    const plugins = createPluginHost(config.HELDOUT_PLUGINS);
+    const app = createApp({ database, logger, version, config, plugins });
     const port = await new Promise<number>((resolve, reject) => {
       server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) =>
         resolve(info.port),

@@ -2,6 +2,7 @@ import type { RequestIdVariables } from 'hono/request-id';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/client.ts';
+import type { PluginHost } from '../plugins/host.ts';
 import type { Principal } from '../services/principal.ts';
 
 /** What every handler can reach: database, logger and config are passed in, never imported. */
@@ -10,6 +11,7 @@ export interface AppDeps {
   logger: Logger;
   version: string;
   config: Config;
+  plugins: PluginHost;
 }
 
 export interface AppEnv {

@@ -20,6 +20,7 @@ import {
 import { searchRunIds } from '../services/run-search.ts';
 import {
   createRun,
+  submitInfo,
   deleteTag,
   findRuns,
   getRun,
@@ -48,12 +49,16 @@ export function runRoutes(deps: AppDeps) {
       }),
       async (c) => {
         const project = await authorizeProject(deps, c, c.req.valid('param').project, 'write');
-        const row = await createRun(
-          db,
-          project.id,
-          c.req.valid('json'),
-          c.get('principal')?.tokenId,
-        );
+        const body = c.req.valid('json');
+        if (body.plugin) {
+          // Refused here, before a job is queued or any compute spent, with the field named.
+          const [name, version] = body.plugin.split(/(?<=.)@/) as [string, string | undefined];
+          const info = await submitInfo(db, project.id, body);
+          const checked = await deps.plugins.validateRun(name, version, body.config, info);
+          body.plugin = `${name}@${checked.plugin.manifest.version}`;
+          body.config = checked.config;
+        }
+        const row = await createRun(db, project.id, body, c.get('principal')?.tokenId);
         return c.json(await getRun(db, row.id), 201);
       },
     )

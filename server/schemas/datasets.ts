@@ -76,6 +76,10 @@ export const cleaningReport = z
 
 export const datasetVersionSummary = z
   .object({
+    id: z
+      .number()
+      .int()
+      .openapi({ description: 'what a run names in datasets[].datasetVersionId' }),
     version: z.number().int(),
     sha256: z.string(),
     sizeBytes: z.number().int(),

@@ -19,6 +19,7 @@ type DatasetRow = typeof datasets.$inferSelect;
 type VersionRow = typeof datasetVersions.$inferSelect;
 
 export const presentVersionSummary = (v: VersionRow): DatasetVersionSummary => ({
+  id: v.id,
   version: v.version,
   sha256: v.sha256,
   sizeBytes: v.sizeBytes,

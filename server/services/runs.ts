@@ -12,6 +12,7 @@ import {
   runTags,
 } from '../db/schema/index.ts';
 import { AppError, notFound } from '../http/errors.ts';
+import type { SubmitInfo } from '../../plugins/sdk/index.ts';
 import type { CreateRun, Run, RunStatus } from '../schemas/runs.ts';
 import { encodeValue } from './metric-values.ts';
 
@@ -77,6 +78,33 @@ async function assertInProject(db: Db, projectId: number, input: CreateRun): Pro
         `datasets: no dataset version ${missing.join(', ')} in this project`,
       );
   }
+}
+
+/** What a plugin may check at submission: the kind and size of each dataset the run names. */
+export async function submitInfo(db: Db, projectId: number, input: CreateRun): Promise<SubmitInfo> {
+  const links = (input.datasets ?? []).filter((d) => d.role !== 'eval');
+  if (!links.length) return { datasets: [] };
+  const rows = await db
+    .select({ id: datasetVersions.id, kind: datasets.kind, rowCount: datasetVersions.rowCount })
+    .from(datasetVersions)
+    .innerJoin(datasets, eq(datasets.id, datasetVersions.datasetId))
+    .where(
+      and(
+        inArray(
+          datasetVersions.id,
+          links.map((l) => l.datasetVersionId),
+        ),
+        eq(datasets.projectId, projectId),
+      ),
+    );
+  return {
+    datasets: links.flatMap((l) => {
+      const row = rows.find((r) => r.id === l.datasetVersionId);
+      return row
+        ? [{ role: l.role as 'train' | 'validation', kind: row.kind, rowCount: row.rowCount }]
+        : [];
+    }),
+  };
 }
 
 /**

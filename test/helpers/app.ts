@@ -1,4 +1,5 @@
 import { createApp } from '../../server/app.ts';
+import { createPluginHost } from '../../server/plugins/host.ts';
 import { generateToken, hashToken, displayPrefix } from '../../server/auth/tokens.ts';
 import { loadConfig } from '../../server/config.ts';
 import { apiTokens } from '../../server/db/schema/index.ts';
@@ -12,7 +13,13 @@ import { memoryLogger } from './logger.ts';
 export async function testApp(database: TestDatabase, env: Record<string, string> = {}) {
   const { logger, lines } = memoryLogger();
   const config = loadConfig({ HELDOUT_DATA_DIR: `.tmp/test-data-${database.name}`, ...env });
-  const app = createApp({ database, logger, config, version: 'test' });
+  const app = createApp({
+    database,
+    logger,
+    config,
+    version: 'test',
+    plugins: createPluginHost(config.HELDOUT_PLUGINS),
+  });
   const adminToken = generateToken();
   await database.db.insert(apiTokens).values({
     name: 'test admin',

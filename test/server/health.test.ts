@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../server/app.ts';
 import { loadConfig } from '../../server/config.ts';
+import { createPluginHost } from '../../server/plugins/host.ts';
 import { openDatabase } from '../../server/db/client.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { memoryLogger } from '../helpers/logger.ts';
@@ -14,7 +15,13 @@ afterAll(() => database.drop());
 describe('GET /api/v1/health', () => {
   it('reports the database as ok', async () => {
     const { logger } = memoryLogger();
-    const app = createApp({ database, logger, version: 'test', config: loadConfig({}) });
+    const app = createApp({
+      database,
+      logger,
+      version: 'test',
+      config: loadConfig({}),
+      plugins: createPluginHost(),
+    });
     const res = await app.request('/api/v1/health');
     expect(res.status).toBe(200);
     const body = (await res.json()) as { database: { latencyMs: number } };
@@ -31,6 +38,7 @@ describe('GET /api/v1/health', () => {
       logger,
       version: 'test',
       config: loadConfig({}),
+      plugins: createPluginHost(),
     });
     const res = await app.request('/api/v1/health');
     expect(res.status).toBe(503);
@@ -43,7 +51,13 @@ describe('GET /api/v1/health', () => {
 describe('errors and request ids', () => {
   it('answers an unknown route with the error shape and a request id', async () => {
     const { logger, lines } = memoryLogger();
-    const app = createApp({ database, logger, version: 'test', config: loadConfig({}) });
+    const app = createApp({
+      database,
+      logger,
+      version: 'test',
+      config: loadConfig({}),
+      plugins: createPluginHost(),
+    });
     const res = await app.request('/api/v1/no-such-thing', { method: 'POST' });
     expect(res.status).toBe(404);
     expect(await res.json()).toEqual({
@@ -58,7 +72,13 @@ describe('errors and request ids', () => {
 
   it('keeps a request id the client sent, and never logs the Authorization header', async () => {
     const { logger, lines } = memoryLogger();
-    const app = createApp({ database, logger, version: 'test', config: loadConfig({}) });
+    const app = createApp({
+      database,
+      logger,
+      version: 'test',
+      config: loadConfig({}),
+      plugins: createPluginHost(),
+    });
     const res = await app.request('/api/v1/health', {
       headers: { 'x-request-id': 'client-chosen-id', authorization: 'Bearer hld_secret' },
     });

@@ -37,15 +37,24 @@ describe('runs', () => {
     expect((await t.call('GET', `/api/v1/runs/${res.json.id}`)).json).toEqual(res.json);
   });
 
-  it('with a plugin wait in queued and record plugin name and version', async () => {
-    const run = await newRun({ plugin: 'lora@1.2.0', config: { rank: 8 } });
+  it('with a plugin wait in queued for a worker', async () => {
+    const res = await t.app.request('/api/v1/projects/runs/datasets/tiny/versions?kind=sft', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${t.adminToken}`, 'content-type': 'application/x-ndjson' },
+      body: '{"prompt":"a","response":"b"}\n',
+    });
+    const version = (await res.json()) as { id: number };
+    const run = await newRun({
+      plugin: 'full',
+      datasets: [{ datasetVersionId: version.id, role: 'train' }],
+    });
     expect(run).toMatchObject({
       status: 'queued',
-      plugin: 'lora',
-      pluginVersion: '1.2.0',
-      config: { rank: 8 },
+      plugin: 'full',
+      pluginVersion: '1.0.0',
       startedAt: null,
     });
+    expect(run.datasets).toEqual([{ datasetVersionId: version.id, role: 'train' }]);
     expect(run.name).toMatch(/^run-[0-9a-f]{8}$/);
   });
 
