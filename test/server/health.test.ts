@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../server/app.ts';
 import { loadConfig } from '../../server/config.ts';
 import { createPluginHost } from '../../server/plugins/host.ts';
-import { openDatabase } from '../../server/db/client.ts';
+import { openDatabase, type Database } from '../../server/db/client.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { memoryLogger } from '../helpers/logger.ts';
 
@@ -12,16 +12,22 @@ beforeAll(async () => {
 });
 afterAll(() => database.drop());
 
+/** The app on `db` with a logger whose lines the test can read. */
+function appOn(db: Database) {
+  const { logger, lines } = memoryLogger();
+  const app = createApp({
+    database: db,
+    logger,
+    version: 'test',
+    config: loadConfig({}),
+    plugins: createPluginHost(),
+  });
+  return { app, lines };
+}
+
 describe('GET /api/v1/health', () => {
   it('reports the database as ok', async () => {
-    const { logger } = memoryLogger();
-    const app = createApp({
-      database,
-      logger,
-      version: 'test',
-      config: loadConfig({}),
-      plugins: createPluginHost(),
-    });
+    const { app } = appOn(database);
     const res = await app.request('/api/v1/health');
     expect(res.status).toBe(200);
     const body = (await res.json()) as { database: { latencyMs: number } };
@@ -30,16 +36,9 @@ describe('GET /api/v1/health', () => {
   });
 
   it('answers 503 with Retry-After when the database is unreachable', async () => {
-    const { logger } = memoryLogger();
     // Port 1 on loopback: nothing listens, the connection is refused at once.
     const unreachable = openDatabase('postgres://nobody@127.0.0.1:1/none', { max: 1 });
-    const app = createApp({
-      database: unreachable,
-      logger,
-      version: 'test',
-      config: loadConfig({}),
-      plugins: createPluginHost(),
-    });
+    const { app } = appOn(unreachable);
     const res = await app.request('/api/v1/health');
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toBe('2');
@@ -50,14 +49,7 @@ describe('GET /api/v1/health', () => {
 
 describe('errors and request ids', () => {
   it('answers an unknown route with the error shape and a request id', async () => {
-    const { logger, lines } = memoryLogger();
-    const app = createApp({
-      database,
-      logger,
-      version: 'test',
-      config: loadConfig({}),
-      plugins: createPluginHost(),
-    });
+    const { app, lines } = appOn(database);
     const res = await app.request('/api/v1/no-such-thing', { method: 'POST' });
     expect(res.status).toBe(404);
     expect(await res.json()).toEqual({
@@ -71,14 +63,7 @@ describe('errors and request ids', () => {
   });
 
   it('keeps a request id the client sent, and never logs the Authorization header', async () => {
-    const { logger, lines } = memoryLogger();
-    const app = createApp({
-      database,
-      logger,
-      version: 'test',
-      config: loadConfig({}),
-      plugins: createPluginHost(),
-    });
+    const { app, lines } = appOn(database);
     const res = await app.request('/api/v1/health', {
       headers: { 'x-request-id': 'client-chosen-id', authorization: 'Bearer hld_secret' },
     });

@@ -1,5 +1,5 @@
 import { BYTE_TO_CHAR, GPT2_SPLIT } from './byte-level.ts';
-import { BpeTokenizer } from './bpe.ts';
+import { BpeTokenizer, mergePairInPlace } from './bpe.ts';
 import { DEFAULT_SPECIAL_TOKENS } from './byte.ts';
 import { numberSpecials, splitOnSpecials } from './specials.ts';
 
@@ -116,14 +116,7 @@ export function trainBpe(texts: Iterable<string>, options: TrainBpeOptions): Bpe
       const syms = words[wi]!;
       if (!containsPair(syms, a, b)) continue; // a stale entry: an earlier merge consumed it
       addPairs(wi, -1);
-      let w = 0;
-      for (let i = 0; i < syms.length; i++) {
-        if (i + 1 < syms.length && syms[i] === a && syms[i + 1] === b) {
-          syms[w++] = merged;
-          i++;
-        } else syms[w++] = syms[i]!;
-      }
-      syms.length = w;
+      mergePairInPlace(syms, a, b, merged);
       addPairs(wi, +1);
     }
     where.delete(key);

@@ -149,17 +149,22 @@ export class BpeTokenizer implements Tokenizer {
       if (best === Infinity) break;
       const merged = this.mergedIds[best]!;
       const [a, b] = [this.leftIds[best]!, this.rightIds[best]!];
-      let w = 0;
-      for (let i = 0; i < syms.length; i++) {
-        if (i + 1 < syms.length && syms[i] === a && syms[i + 1] === b) {
-          syms[w++] = merged;
-          i++;
-        } else syms[w++] = syms[i]!;
-      }
-      syms.length = w;
+      mergePairInPlace(syms, a, b, merged);
     }
     return syms;
   }
 }
 
 const utf8 = new TextEncoder();
+
+/** Replaces every adjacent (a, b) in `syms` with `merged`, left to right, in place. */
+export function mergePairInPlace(syms: number[], a: number, b: number, merged: number): void {
+  let w = 0;
+  for (let i = 0; i < syms.length; i++) {
+    if (i + 1 < syms.length && syms[i] === a && syms[i + 1] === b) {
+      syms[w++] = merged;
+      i++;
+    } else syms[w++] = syms[i]!;
+  }
+  syms.length = w;
+}
