@@ -12,7 +12,7 @@ describe('AdamW', () => {
     const w = tf.variable(tf.tensor2d([[1, -2]]));
     const b = tf.variable(tf.tensor1d([3]));
     const opt = new AdamW(
-      new Map([
+      new Map<string, tf.Variable>([
         ['w', w],
         ['b', b],
       ]),
