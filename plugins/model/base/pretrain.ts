@@ -36,6 +36,8 @@ const { values: args } = parseArgs({
     time: { type: 'string', default: '128' },
     lr: { type: 'string', default: '2e-3' },
     backend: { type: 'string' },
+    // Share of skill documents in the stream (brown and wordnet keep their 45:20 ratio).
+    skills: { type: 'string', default: '0.35' },
   },
 });
 
@@ -98,7 +100,16 @@ async function main() {
     SKILLS.map((s) => [s, retentionSuite(s, sources, 100)]),
   ) as Record<(typeof SKILLS)[number], EvalCase[]>;
 
-  const next = pretrainingBatches({ brown: trainText, glosses, sources }, { batch, time, seed });
+  const skillShare = Number(args.skills);
+  const mixture = {
+    brown: (1 - skillShare) * (45 / 65),
+    wordnet: (1 - skillShare) * (20 / 65),
+    skills: skillShare,
+  };
+  const next = pretrainingBatches(
+    { brown: trainText, glosses, sources },
+    { batch, time, seed, mixture },
+  );
   const validNext = pretrainingBatches(
     { brown: validText, glosses: [], sources },
     { batch, time, seed: seed + 1, mixture: { brown: 1, wordnet: 0, skills: 0 } },
@@ -169,7 +180,7 @@ async function main() {
       brownParagraphs: trainText.length,
       wordnetGlosses: glosses.length,
       definitionsMemorised: sources.definitions.length,
-      mixture: 'brown 0.45, wordnet 0.2, skills 0.35 (documents)',
+      mixture: `documents: brown ${mixture.brown.toFixed(2)}, wordnet ${mixture.wordnet.toFixed(2)}, skills ${skillShare}`,
     },
     training: {
       backend,
