@@ -64,45 +64,40 @@ async function assertInProject(db: Db, projectId: number, input: CreateRun): Pro
       );
   }
   const ids = [...new Set((input.datasets ?? []).map((d) => d.datasetVersionId))];
-  if (ids.length) {
-    const found = await db
-      .select({ id: datasetVersions.id })
-      .from(datasetVersions)
-      .innerJoin(datasets, eq(datasets.id, datasetVersions.datasetId))
-      .where(and(inArray(datasetVersions.id, ids), eq(datasets.projectId, projectId)));
-    const missing = ids.filter((id) => !found.some((f) => f.id === id));
-    if (missing.length)
-      throw new AppError(
-        400,
-        'bad_request',
-        `datasets: no dataset version ${missing.join(', ')} in this project`,
-      );
-  }
+  const found = await projectDatasetVersions(db, projectId, ids);
+  const missing = ids.filter((id) => !found.has(id));
+  if (missing.length)
+    throw new AppError(
+      400,
+      'bad_request',
+      `datasets: no dataset version ${missing.join(', ')} in this project`,
+    );
+}
+
+/** The kind and size of each of `ids` that is a dataset version of the project. */
+async function projectDatasetVersions(db: Db, projectId: number, ids: number[]) {
+  if (!ids.length)
+    return new Map<number, { kind: SubmitInfo['datasets'][number]['kind']; rowCount: number }>();
+  const rows = await db
+    .select({ id: datasetVersions.id, kind: datasets.kind, rowCount: datasetVersions.rowCount })
+    .from(datasetVersions)
+    .innerJoin(datasets, eq(datasets.id, datasetVersions.datasetId))
+    .where(and(inArray(datasetVersions.id, ids), eq(datasets.projectId, projectId)));
+  return new Map(rows.map((r) => [r.id, { kind: r.kind, rowCount: r.rowCount }]));
 }
 
 /** What a plugin may check at submission: the kind and size of each dataset the run names. */
 export async function submitInfo(db: Db, projectId: number, input: CreateRun): Promise<SubmitInfo> {
   const links = (input.datasets ?? []).filter((d) => d.role !== 'eval');
-  if (!links.length) return { datasets: [] };
-  const rows = await db
-    .select({ id: datasetVersions.id, kind: datasets.kind, rowCount: datasetVersions.rowCount })
-    .from(datasetVersions)
-    .innerJoin(datasets, eq(datasets.id, datasetVersions.datasetId))
-    .where(
-      and(
-        inArray(
-          datasetVersions.id,
-          links.map((l) => l.datasetVersionId),
-        ),
-        eq(datasets.projectId, projectId),
-      ),
-    );
+  const found = await projectDatasetVersions(
+    db,
+    projectId,
+    links.map((l) => l.datasetVersionId),
+  );
   return {
     datasets: links.flatMap((l) => {
-      const row = rows.find((r) => r.id === l.datasetVersionId);
-      return row
-        ? [{ role: l.role as 'train' | 'validation', kind: row.kind, rowCount: row.rowCount }]
-        : [];
+      const row = found.get(l.datasetVersionId);
+      return row ? [{ role: l.role as 'train' | 'validation', ...row }] : [];
     }),
   };
 }
