@@ -8,8 +8,10 @@ import { createRouter } from './http/openapi.ts';
 import { requestLog } from './http/request-log.ts';
 import { isStreamedUpload } from './http/uploads.ts';
 import { artifactRoutes } from './routes/artifacts.ts';
+import { checkpointRoutes } from './routes/checkpoints.ts';
 import { datasetRoutes } from './routes/datasets.ts';
 import { healthRoutes } from './routes/health.ts';
+import { jobRoutes } from './routes/jobs.ts';
 import { metricRoutes } from './routes/metrics.ts';
 import { pluginRoutes } from './routes/plugins.ts';
 import { projectRoutes } from './routes/projects.ts';
@@ -53,7 +55,9 @@ export function createApp(deps: AppDeps) {
     .route('/', datasetRoutes(deps))
     .route('/', runRoutes(deps))
     .route('/', metricRoutes(deps))
-    .route('/', pluginRoutes(deps));
+    .route('/', pluginRoutes(deps))
+    .route('/', checkpointRoutes(deps))
+    .route('/', jobRoutes(deps));
   api.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: {

@@ -2,12 +2,16 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.ts';
 import { createLogger } from './logger.ts';
 import { startServer } from './serve.ts';
+import { startWorker } from './worker/worker.ts';
 import { version } from './version.ts';
 
 const USAGE = `heldout ${version}: evaluation-first experiment tracking for fine-tuned language models
 
 Usage:
   heldout serve        start the API and web UI (embedded PostgreSQL unless DATABASE_URL is set)
+                       and one in-process training worker (HELDOUT_WORKER=0 turns it off)
+  heldout worker --server URL --token TOKEN [--gpus 0,1]
+                       train queued runs: one job per GPU, or one on the CPU without --gpus
   heldout --version    print the version
 
 Configuration comes from environment variables; see README.md.`;
@@ -46,7 +50,38 @@ async function serveCommand(): Promise<void> {
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, stop);
 }
 
+async function workerCommand(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      server: { type: 'string', default: process.env.HELDOUT_SERVER },
+      token: { type: 'string', default: process.env.HELDOUT_TOKEN },
+      gpus: { type: 'string' },
+    },
+  });
+  if (!values.server) fail('worker needs --server URL (or HELDOUT_SERVER)', EXIT_USAGE);
+  if (!values.token) fail('worker needs --token TOKEN (or HELDOUT_TOKEN)', EXIT_USAGE);
+  if (values.gpus !== undefined && !/^\d+(,\d+)*$/.test(values.gpus))
+    fail(`--gpus must be GPU indices like 0,1 (got ${JSON.stringify(values.gpus)})`, EXIT_USAGE);
+  const logger = createLogger(loadConfig().HELDOUT_LOG_LEVEL);
+  const worker = startWorker({
+    server: values.server,
+    token: values.token,
+    gpus: values.gpus ? values.gpus.split(',').map(Number) : [],
+    logger,
+  });
+  process.stdout.write(`heldout worker polling ${values.server}\n`);
+  let signals = 0;
+  const stop = (signal: NodeJS.Signals) => {
+    if (++signals > 1) fail(`second ${signal}: exiting without handing jobs back`, 130);
+    logger.info({ signal }, 'worker stopping');
+    void worker.stop().then(() => process.exit(0));
+  };
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, stop);
+}
+
 async function main(argv: string[]): Promise<void> {
+  if (argv[0] === 'worker') return workerCommand(argv.slice(1));
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,

@@ -59,6 +59,15 @@ export const configSchema = z.object({
         .filter(Boolean),
     ),
   HELDOUT_DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  // `serve` runs one in-process worker unless this is 0 (when remote workers do the training).
+  HELDOUT_WORKER: flag.default(true),
+  // GPUs of the in-process worker, as `heldout worker --gpus` takes them: "0,1"; unset means CPU.
+  HELDOUT_WORKER_GPUS: z
+    .string()
+    .regex(/^\d+(,\d+)*$/, 'must be GPU indices like 0,1')
+    .optional(),
+  // A running job whose worker was silent this long is retried elsewhere (workers beat every 2 s).
+  HELDOUT_JOB_STALE_SECONDS: z.coerce.number().int().min(3).max(3600).default(30),
   // Debug aid: keep postgres' own log lines on stderr instead of only in the data directory.
   HELDOUT_PG_LOG: flag.default(false),
 });

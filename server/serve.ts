@@ -1,13 +1,17 @@
+import os from 'node:os';
 import path from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import type { Logger } from 'pino';
 import { createApp } from './app.ts';
 import { createPluginHost } from './plugins/host.ts';
-import { ensureAdminToken } from './auth/tokens.ts';
+import { ensureAdminToken, mintWorkerToken } from './auth/tokens.ts';
 import type { Config } from './config.ts';
 import { openDatabase, type Database } from './db/client.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './db/embedded-postgres.ts';
 import { migrateDatabase } from './db/migrate.ts';
+import { createJobQueue } from './jobs/queue.ts';
+import { enqueueWaiting, reapStaleJobs } from './services/jobs.ts';
+import { startWorker } from './worker/worker.ts';
 import { version } from './version.ts';
 
 export interface RunningServer {
@@ -69,7 +73,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     });
     database = openDatabase(databaseUrl, { max: config.HELDOUT_DB_POOL_SIZE });
     const plugins = createPluginHost(config.HELDOUT_PLUGINS);
-    const app = createApp({ database, logger, version, config, plugins });
+    const queue = createJobQueue(database.sql, { supervise: true });
+    const app = createApp({ database, logger, version, config, plugins, queue });
     const port = await new Promise<number>((resolve, reject) => {
       server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) =>
         resolve(info.port),
@@ -80,9 +85,42 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
     logger.info({ url, version, embedded: Boolean(pg) }, 'heldout listening');
 
+    // Jobs written by a server that died before telling the queue, then the reaper of jobs whose
+    // worker went silent: both are safe with several servers on one database.
+    const db = database.db;
+    const sent = await enqueueWaiting(db, queue);
+    if (sent) logger.info({ jobs: sent }, 're-sent waiting jobs to the queue');
+    const staleSeconds = config.HELDOUT_JOB_STALE_SECONDS;
+    const reaper = setInterval(
+      () => {
+        reapStaleJobs(db, queue, staleSeconds).then(
+          (ids) =>
+            ids.length && logger.warn({ jobs: ids }, 'retrying jobs whose worker went silent'),
+          (err: unknown) => logger.warn({ err }, 'reaping stale jobs failed'),
+        );
+      },
+      Math.max(1000, (staleSeconds * 1000) / 3),
+    );
+    const workerToken = config.HELDOUT_WORKER
+      ? await mintWorkerToken(db, `${os.hostname()}:${process.pid}`)
+      : undefined;
+    const worker = workerToken
+      ? startWorker({
+          server: url,
+          token: workerToken.token,
+          gpus: config.HELDOUT_WORKER_GPUS?.split(',').map(Number) ?? [],
+          logger: logger.child({ component: 'worker' }),
+        })
+      : undefined;
+
     let closing: Promise<void> | undefined;
     const close = () =>
       (closing ??= (async () => {
+        // First the trainings, which report back over HTTP, then the listener and the database.
+        await worker?.stop();
+        await workerToken?.revoke().catch(() => {});
+        clearInterval(reaper);
+        await queue.stop();
         await new Promise<void>((resolve) => {
           if (!server) return resolve();
           server.close(() => resolve());

@@ -12,6 +12,11 @@ export interface TrainContext {
   datasets: { train: DatasetSplit; validation?: DatasetSplit };
   checkpoints: CheckpointWriter;
   report: Reporter;
+  /**
+   * Fires when the run is cancelled. Reports are sent, and cancels heard, between the plugin's
+   * awaits: a training loop should await something (`await new Promise(setImmediate)` will do)
+   * every step, or its metrics arrive late and a cancel ends in a kill.
+   */
   signal: AbortSignal;
   /** The compute backend and device the trainer runs on, recorded on the run. */
   device: { backend: string; device: string; gpus: number[] };

@@ -34,6 +34,14 @@ export class TransientError extends PluginError {
   }
 }
 
+/** The run was cancelled through the API: not a failure, and never retried. */
+export class CancelledError extends PluginError {
+  override name = 'CancelledError';
+  constructor() {
+    super('the run was cancelled', false);
+  }
+}
+
 /** Whether the host should retry after `err`; unknown errors count as transient. */
 export function isRetryable(err: unknown): boolean {
   return err instanceof PluginError ? err.retryable : true;

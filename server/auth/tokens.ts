@@ -59,3 +59,26 @@ export async function ensureAdminToken(
   });
   return { created: token, registeredGiven: false };
 }
+
+/**
+ * A fresh token for the worker inside `heldout serve`, which talks to its own server over HTTP
+ * like any remote worker: global write, never shown, revoked by `revoke()` when the server stops.
+ */
+export async function mintWorkerToken(db: Db, owner: string) {
+  const token = generateToken();
+  const [row] = await db
+    .insert(apiTokens)
+    .values({
+      name: `in-process worker of ${owner}`,
+      role: 'write',
+      tokenHash: hashToken(token),
+      prefix: displayPrefix(token),
+    })
+    .returning({ id: apiTokens.id });
+  return {
+    token,
+    revoke: async () => {
+      await db.update(apiTokens).set({ revokedAt: new Date() }).where(eq(apiTokens.id, row!.id));
+    },
+  };
+}

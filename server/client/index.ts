@@ -11,6 +11,7 @@
  */
 import { artifactsClient } from './artifacts.ts';
 import { datasetsClient } from './datasets.ts';
+import { checkpointsClient, jobsClient } from './jobs.ts';
 import { metricsClient, projectsClient, runsClient } from './runs.ts';
 import { createTransport, type ClientOptions } from './transport.ts';
 
@@ -22,6 +23,8 @@ export class HeldoutClient {
   readonly metrics;
   readonly artifacts;
   readonly datasets;
+  readonly checkpoints;
+  readonly jobs;
   readonly #transport;
 
   constructor(options: ClientOptions) {
@@ -32,6 +35,13 @@ export class HeldoutClient {
     this.metrics = metricsClient(t);
     this.artifacts = artifactsClient(t);
     this.datasets = datasetsClient(t);
+    this.checkpoints = checkpointsClient(t);
+    this.jobs = jobsClient(t);
+  }
+
+  /** Any API path (as the server hands them out, e.g. a claimed job's dataset paths), raw. */
+  raw(method: string, path: string) {
+    return this.#transport.raw(method, path);
   }
 
   /** The server's health; throws HeldoutApiError (503) when its database is down. */

@@ -36,8 +36,16 @@ export function runsClient(t: Transport) {
     create: (project: string | number, body: CreateRun = {}) =>
       t.json<Run>('POST', `/projects/${enc(String(project))}/runs`, body),
     get: (runId: string) => t.json<Run>('GET', `/runs/${runId}`),
-    update: (runId: string, body: { status?: RunStatus; name?: string; error?: string }) =>
-      t.json<Run>('PATCH', `/runs/${runId}`, body),
+    update: (
+      runId: string,
+      body: {
+        status?: RunStatus;
+        name?: string;
+        error?: string;
+        backend?: string;
+        device?: string;
+      },
+    ) => t.json<Run>('PATCH', `/runs/${runId}`, body),
     search: (project: string | number, body: SearchRunsInput = {}) =>
       t.json<{ runs: Run[]; nextPageToken: string | null }>(
         'POST',

@@ -2,6 +2,7 @@ import type { RequestIdVariables } from 'hono/request-id';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/client.ts';
+import type { JobQueue } from '../jobs/queue.ts';
 import type { PluginHost } from '../plugins/host.ts';
 import type { Principal } from '../services/principal.ts';
 
@@ -12,6 +13,7 @@ export interface AppDeps {
   version: string;
   config: Config;
   plugins: PluginHost;
+  queue: JobQueue;
 }
 
 export interface AppEnv {

@@ -17,6 +17,7 @@ import {
   tagsRecord,
   updateRunBody,
 } from '../schemas/runs.ts';
+import { cancelRunJobs, enqueueWaiting } from '../services/jobs.ts';
 import { searchRunIds } from '../services/run-search.ts';
 import {
   createRun,
@@ -59,6 +60,7 @@ export function runRoutes(deps: AppDeps) {
           body.config = checked.config;
         }
         const row = await createRun(db, project.id, body, c.get('principal')?.tokenId);
+        if (body.plugin) await enqueueWaiting(db, deps.queue, row.id);
         return c.json(await getRun(db, row.id), 201);
       },
     )
@@ -113,7 +115,10 @@ export function runRoutes(deps: AppDeps) {
       async (c) => {
         const { runId } = c.req.valid('param');
         await authorizeRun(deps, c, runId, 'write');
-        await updateRun(db, runId, c.req.valid('json'));
+        const patch = c.req.valid('json');
+        await updateRun(db, runId, patch);
+        // A trainer's process hears of it at its next heartbeat and is stopped within seconds.
+        if (patch.status === 'cancelled') await cancelRunJobs(db, deps.queue, runId);
         return c.json(await getRun(db, runId), 200);
       },
     )

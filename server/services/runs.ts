@@ -14,6 +14,7 @@ import {
 import { AppError, notFound } from '../http/errors.ts';
 import type { SubmitInfo } from '../../plugins/sdk/index.ts';
 import type { CreateRun, Run, RunStatus } from '../schemas/runs.ts';
+import { insertTrainJob } from './jobs.ts';
 import { encodeValue } from './metric-values.ts';
 
 type RunRow = typeof runs.$inferSelect;
@@ -21,6 +22,7 @@ type RunRow = typeof runs.$inferSelect;
 const terminal: ReadonlySet<RunStatus> = new Set(['finished', 'failed', 'cancelled']);
 const next: Record<RunStatus, readonly RunStatus[]> = {
   queued: ['running', 'finished', 'failed', 'cancelled'],
+  // Back to queued only through the job queue, when a failed attempt waits for its retry.
   running: ['finished', 'failed', 'cancelled'],
   finished: [],
   failed: [],
@@ -151,6 +153,7 @@ export async function createRun(
     if (tags.length) await tx.insert(runTags).values(tags);
     const links = (input.datasets ?? []).map((d) => ({ runId: id, ...d }));
     if (links.length) await tx.insert(runDatasets).values(links).onConflictDoNothing();
+    if (input.plugin) await insertTrainJob(tx, projectId, id);
     return row!;
   });
 }

@@ -2,6 +2,7 @@ import { createApp } from '../../server/app.ts';
 import { createPluginHost } from '../../server/plugins/host.ts';
 import { generateToken, hashToken, displayPrefix } from '../../server/auth/tokens.ts';
 import { loadConfig } from '../../server/config.ts';
+import { createJobQueue } from '../../server/jobs/queue.ts';
 import { apiTokens } from '../../server/db/schema/index.ts';
 import type { TestDatabase } from './database.ts';
 import { memoryLogger } from './logger.ts';
@@ -13,12 +14,14 @@ import { memoryLogger } from './logger.ts';
 export async function testApp(database: TestDatabase, env: Record<string, string> = {}) {
   const { logger, lines } = memoryLogger();
   const config = loadConfig({ HELDOUT_DATA_DIR: `.tmp/test-data-${database.name}`, ...env });
+  const queue = createJobQueue(database.sql, { retryDelay: 0 });
   const app = createApp({
     database,
     logger,
     config,
     version: 'test',
     plugins: createPluginHost(config.HELDOUT_PLUGINS),
+    queue,
   });
   const adminToken = generateToken();
   await database.db.insert(apiTokens).values({
@@ -51,5 +54,5 @@ export async function testApp(database: TestDatabase, env: Record<string, string
     }
     return { status: res.status, headers: res.headers, json, text };
   }
-  return { app, config, adminToken, call, logLines: lines };
+  return { app, config, queue, adminToken, call, logLines: lines };
 }

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../server/app.ts';
 import { loadConfig } from '../../server/config.ts';
 import { createPluginHost } from '../../server/plugins/host.ts';
+import { createJobQueue } from '../../server/jobs/queue.ts';
 import { openDatabase, type Database } from '../../server/db/client.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { memoryLogger } from '../helpers/logger.ts';
@@ -21,6 +22,7 @@ function appOn(db: Database) {
     version: 'test',
     config: loadConfig({}),
     plugins: createPluginHost(),
+    queue: createJobQueue(db.sql),
   });
   return { app, lines };
 }

@@ -4,7 +4,7 @@ import {
   type TrainContext,
   type TrainResult,
   TransientError,
-  PluginError,
+  CancelledError,
 } from '../../sdk/index.ts';
 
 const { tf } = m;
@@ -43,14 +43,6 @@ export interface LoopParts {
   ) => Promise<{ kind: 'full' | 'adapter'; trainableParams: number; totalParams: number }>;
   /** Loads the weights of a checkpoint this plugin wrote, to resume after a retry. */
   loadCheckpoint: (dir: string) => Promise<void>;
-}
-
-/** A run cancelled through the API: not a failure, and never retried. */
-export class CancelledError extends PluginError {
-  override name = 'CancelledError';
-  constructor() {
-    super('the run was cancelled', false);
-  }
 }
 
 const OPTIMIZER_FILE = 'optimizer.safetensors';
@@ -109,6 +101,9 @@ export async function runTrainingLoop(parts: LoopParts, s: LoopSettings): Promis
   };
 
   while (step < s.steps) {
+    // Training is synchronous compute: without a turn of the event loop per step, metrics would
+    // not be sent and a cancel would not be heard until the run ended.
+    await new Promise((resolve) => setImmediate(resolve));
     if (ctx.signal.aborted) throw new CancelledError();
     const started = performance.now();
     const lr = m.warmupCosine(step, {

@@ -1,0 +1,73 @@
+import { z } from '@hono/zod-openapi';
+
+export const workerId = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,199}$/,
+    'must be 1-200 letters, digits, ".", "_", ":", "@" or "-"',
+  )
+  .openapi({ description: 'who holds the job, e.g. host:pid:slot' });
+
+export const jobParam = z.object({ jobId: z.uuid() });
+
+export const claimBody = z.object({ workerId }).openapi('ClaimJob');
+
+export const claimedJob = z
+  .object({
+    job: z.object({
+      id: z.uuid(),
+      attempt: z.number().int().openapi({ description: '1 on the first try' }),
+    }),
+    run: z.object({
+      id: z.uuid(),
+      projectId: z.number().int(),
+      name: z.string(),
+      plugin: z.string(),
+      pluginVersion: z.string().nullable(),
+      config: z.record(z.string(), z.unknown()),
+    }),
+    baseModel: z.discriminatedUnion('kind', [
+      z.object({ kind: z.literal('builtin'), name: z.string() }),
+      z.object({
+        kind: z.literal('checkpoint'),
+        checkpointId: z.uuid(),
+        runId: z.uuid(),
+        path: z.string().openapi({ description: "artifact prefix of the checkpoint's files" }),
+        sha256: z.string(),
+      }),
+    ]),
+    datasets: z.array(
+      z.object({
+        role: z.enum(['train', 'validation']),
+        kind: z.enum(['text', 'sft', 'preference', 'eval']),
+        sha256: z.string(),
+        rowCount: z.number().int(),
+        path: z.string().openapi({ description: 'API path of the JSONL content' }),
+      }),
+    ),
+  })
+  .openapi('ClaimedJob');
+export type ClaimedJob = z.infer<typeof claimedJob>;
+
+export const heartbeatBody = z.object({ workerId }).openapi('Heartbeat');
+export const heartbeatAnswer = z.object({
+  stop: z.boolean(),
+  reason: z.enum(['cancelled', 'reassigned']).optional(),
+});
+
+export const jobResult = z.object({
+  steps: z.number().int().min(0),
+  finalCheckpointId: z.uuid().optional(),
+});
+export type JobResult = z.infer<typeof jobResult>;
+
+export const completeBody = z.object({ workerId, result: jobResult }).openapi('CompleteJob');
+export const failBody = z
+  .object({
+    workerId,
+    error: z.string().min(1).max(100_000),
+    retryable: z
+      .boolean()
+      .openapi({ description: 'false for failures no retry can mend (a bad config)' }),
+  })
+  .openapi('FailJob');

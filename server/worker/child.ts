@@ -1,0 +1,96 @@
+/**
+ * One training attempt, in its own process: the worker forks this with CUDA_VISIBLE_DEVICES set to
+ * its GPUs and sends the claimed job over IPC. Its own process because a cancelled or stuck
+ * training must be stoppable with a signal, native GPU memory is only truly freed at exit, and a
+ * crash (out of memory, a native abort) must not take the worker down.
+ */
+import fs from 'node:fs';
+import { initBackend, parseBackendName } from '../../plugins/model/backend/index.ts';
+import { CancelledError, isRetryable } from '../../plugins/sdk/index.ts';
+import { HeldoutClient } from '../client/index.ts';
+import { createPluginHost } from '../plugins/host.ts';
+import type { ClaimedJob } from '../schemas/jobs.ts';
+import { httpTrainContext, withRetry } from './context.ts';
+
+export type ToChild =
+  | {
+      type: 'start';
+      job: ClaimedJob;
+      server: string;
+      token: string;
+      workDir: string;
+      gpus: number[];
+    }
+  | { type: 'cancel' };
+
+export type FromChild =
+  | { type: 'done'; steps: number; finalCheckpointId?: string }
+  | { type: 'failed'; error: string; retryable: boolean }
+  | { type: 'cancelled' }
+  | { type: 'log'; line: string };
+
+const controller = new AbortController();
+const tell = (msg: FromChild) =>
+  new Promise<void>((resolve) => process.send!(msg, () => resolve()));
+
+async function train(msg: Extract<ToChild, { type: 'start' }>): Promise<FromChild> {
+  const { job } = msg;
+  const client = new HeldoutClient({ baseUrl: msg.server, token: msg.token });
+  const backend = await initBackend(
+    process.env.HELDOUT_BACKEND ? { prefer: parseBackendName(process.env.HELDOUT_BACKEND) } : {},
+  );
+  await withRetry('recording the device', () =>
+    client.runs.update(job.run.id, { backend: backend.backend, device: backend.device }),
+  );
+  const host = createPluginHost(
+    (process.env.HELDOUT_PLUGINS ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
+  const plugin = await host.get(job.run.plugin);
+  if (job.run.pluginVersion && job.run.pluginVersion !== plugin.manifest.version) {
+    return {
+      type: 'failed',
+      retryable: false,
+      error: `plugin: the run needs ${job.run.plugin}@${job.run.pluginVersion}; this worker has ${plugin.manifest.version}`,
+    };
+  }
+  const config = plugin.configSchema.parse(job.run.config);
+  const { ctx, close } = await httpTrainContext({
+    client,
+    job,
+    workDir: msg.workDir,
+    signal: controller.signal,
+    device: { backend: backend.backend, device: backend.device, gpus: msg.gpus },
+    onLog: (line) => void tell({ type: 'log', line }),
+  });
+  try {
+    ctx.report.log('info', `attempt ${job.job.attempt} of run ${job.run.id} on ${backend.device}`);
+    const result = await plugin.train(config, ctx);
+    await ctx.report.flush();
+    return { type: 'done', steps: result.steps, finalCheckpointId: result.finalCheckpoint?.id };
+  } finally {
+    await close();
+  }
+}
+
+process.on('message', (msg: ToChild) => {
+  if (msg.type === 'cancel') return controller.abort();
+  fs.mkdirSync(msg.workDir, { recursive: true });
+  train(msg)
+    .catch((err: unknown): FromChild => {
+      if (err instanceof CancelledError || controller.signal.aborted) return { type: 'cancelled' };
+      const e = err as Error;
+      return {
+        type: 'failed',
+        error: `${e.name ?? 'Error'}: ${e.message ?? String(err)}`,
+        retryable: isRetryable(err),
+      };
+    })
+    .then(tell)
+    .finally(() => process.exit(0));
+});
+// The worker is gone (killed, even with -9): nobody will report this attempt, so stop at once.
+process.on('disconnect', () => process.exit(1));
+process.on('SIGTERM', () => controller.abort());
