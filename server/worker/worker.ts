@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
+import { cudaVisibleDevices } from '../../plugins/model/backend/index.ts';
 import { HeldoutClient } from '../client/index.ts';
 import type { ClaimedJob } from '../schemas/jobs.ts';
 import type { FromChild, ToChild } from './child.ts';
@@ -65,7 +66,7 @@ export function startWorker(opts: WorkerOptions) {
     // The job id on the command line tells an operator (and `ps`) which job a process trains.
     const child: ChildProcess = fork(childEntry, ['--job', job.job.id], {
       execArgv: ['--import', tsxLoader],
-      env: { ...process.env, CUDA_VISIBLE_DEVICES: slot.join(',') },
+      env: { ...process.env, CUDA_VISIBLE_DEVICES: cudaVisibleDevices(slot) },
       stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
     });
     let stderr = '';

@@ -64,7 +64,8 @@ afterAll(async () => {
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
-const submit = (config: Record<string, unknown>) => client.runs.create('bank', { plugin: 'full', config, datasets });
+const submit = (config: Record<string, unknown>) =>
+  client.runs.create('bank', { plugin: 'full', config, datasets });
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, ms: number) {
   const deadline = Date.now() + ms;
@@ -214,4 +215,61 @@ describe('training through the job queue and a worker', () => {
     const [retried] = await database.db.select().from(jobs).where(eq(jobs.runId, run.id));
     expect(retried).toMatchObject({ status: 'finished', attempts: 2 });
   }, 240_000);
+
+  it('runs one job per GPU, each process pinned to its GPU, with GPU utilisation logged', async () => {
+    // An nvidia-smi that knows two GPUs; nothing here can use them, so training runs on the CPU,
+    // but the pinning and the GPU metrics are what a real GPU machine gets.
+    const smiDir = fs.mkdtempSync(path.join(os.tmpdir(), 'heldout-smi-'));
+    const script = [
+      '#!/bin/sh',
+      'case "$1" in',
+      '  *utilization*) printf "0, 87, 2048\\n1, 55, 1024\\n" ;;',
+      '  *) printf "0, Fake GPU, 16000, 100\\n1, Fake GPU, 16000, 100\\n" ;;',
+      'esac',
+    ].join('\n');
+    fs.writeFileSync(path.join(smiDir, 'nvidia-smi'), `${script}\n`, { mode: 0o755 });
+    const runs = [
+      await submit({ steps: 5000, batchSize: 2, checkpointEvery: 5000 }),
+      await submit({ steps: 5000, batchSize: 2, checkpointEvery: 5000 }),
+    ];
+    const worker = runCli(['worker', '--server', server.url, '--token', token, '--gpus', '0,1'], {
+      PATH: `${smiDir}${path.delimiter}${process.env.PATH}`,
+      HELDOUT_LOG_LEVEL: 'warn',
+    });
+    try {
+      const pinned = await waitFor(
+        'both trainings to report GPU metrics',
+        async () => {
+          const keys = await Promise.all(
+            runs.map(async (r) => (await client.metrics.list(r.id)).map((m) => m.key)),
+          );
+          return keys.every((k) => k.some((key) => key.startsWith('system/gpu')))
+            ? keys
+            : undefined;
+        },
+        90_000,
+      );
+      const env = await Promise.all(
+        runs.map(async (r) => {
+          const [job] = await database.db.select().from(jobs).where(eq(jobs.runId, r.id));
+          const [pid] = processesMentioning(job!.id);
+          const environ = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+          return environ.find((e) => e.startsWith('CUDA_VISIBLE_DEVICES='));
+        }),
+      );
+      expect(env.sort()).toEqual(['CUDA_VISIBLE_DEVICES=0', 'CUDA_VISIBLE_DEVICES=1']);
+      // Each run logs the GPU it was given, and only that one.
+      const gpuKeys = pinned.map((keys) => keys.filter((k) => k.startsWith('system/gpu')).sort());
+      expect(gpuKeys.map((k) => k[0]!.slice(0, 'system/gpuN'.length)).sort()).toEqual([
+        'system/gpu0',
+        'system/gpu1',
+      ]);
+      expect(gpuKeys.flat()).toContain('system/gpu0_utilization');
+    } finally {
+      for (const r of runs) await client.runs.update(r.id, { status: 'cancelled' });
+      worker.child.kill('SIGTERM');
+      await worker.exited;
+      fs.rmSync(smiDir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

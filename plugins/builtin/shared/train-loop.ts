@@ -46,6 +46,7 @@ export interface LoopParts {
 }
 
 const OPTIMIZER_FILE = 'optimizer.safetensors';
+const GPU_SAMPLE_EVERY = 10;
 
 function validationLoss(parts: LoopParts, batchSize: number): number | undefined {
   if (parts.validation.length === 0) return undefined;
@@ -152,6 +153,30 @@ export async function runTrainingLoop(parts: LoopParts, s: LoopSettings): Promis
       if (v !== undefined) points.push({ key: 'validation/loss', value: v, step });
     }
     ctx.report.metrics(points);
+    if (ctx.device.gpus.length && step % GPU_SAMPLE_EVERY === 0) {
+      // Asked in the background: nvidia-smi takes tens of milliseconds, a step may take fewer.
+      const at = step;
+      void m
+        .gpuUsage(ctx.device.gpus)
+        .then((usage) =>
+          ctx.report.metrics(
+            usage.flatMap((g) => [
+              ...(g.utilizationPercent === null
+                ? []
+                : [
+                    {
+                      key: `system/gpu${g.index}_utilization`,
+                      value: g.utilizationPercent,
+                      step: at,
+                    },
+                  ]),
+              ...(g.memoryUsedMiB === null
+                ? []
+                : [{ key: `system/gpu${g.index}_memory_mb`, value: g.memoryUsedMiB, step: at }]),
+            ]),
+          ),
+        );
+    }
     if (step % s.checkpointEvery === 0 || step === s.steps) await save();
   }
   optimizer.dispose();

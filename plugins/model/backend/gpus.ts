@@ -103,3 +103,46 @@ export function visibleGpus(gpus: GpuInfo[], env: NodeJS.ProcessEnv = process.en
   }
   return seen;
 }
+
+/** Utilisation (percent) and memory in use (MiB) of the GPUs with these physical indices. */
+export interface GpuUsage {
+  index: number;
+  utilizationPercent: number | null;
+  memoryUsedMiB: number | null;
+}
+
+/**
+ * What `nvidia-smi` says the given GPUs are doing now; [] without nvidia-smi. nvidia-smi ignores
+ * CUDA_VISIBLE_DEVICES, so the indices are physical ones (those a worker was given).
+ *
+ * @example
+ * const [gpu0] = await gpuUsage([0]); // { index: 0, utilizationPercent: 87, memoryUsedMiB: 2048 }
+ */
+export function gpuUsage(
+  indices: number[],
+  opts: { timeoutMs?: number } = {},
+): Promise<GpuUsage[]> {
+  if (!indices.length) return Promise.resolve([]);
+  return new Promise((resolve) => {
+    execFile(
+      'nvidia-smi',
+      ['--query-gpu=index,utilization.gpu,memory.used', '--format=csv,noheader,nounits'],
+      { timeout: opts.timeoutMs ?? 5_000, windowsHide: true },
+      (error, stdout) => {
+        if (error) return resolve([]);
+        const wanted = new Set(indices);
+        const usage: GpuUsage[] = [];
+        for (const line of String(stdout).split(/\r?\n/)) {
+          const [index, util, used] = line.split(',');
+          if (!/^\s*\d+\s*$/.test(index ?? '') || !wanted.has(Number(index))) continue;
+          usage.push({
+            index: Number(index),
+            utilizationPercent: mib(util),
+            memoryUsedMiB: mib(used),
+          });
+        }
+        resolve(usage);
+      },
+    );
+  });
+}

@@ -1,12 +1,13 @@
 export { cpuDevice, gpuDevice } from './device.ts';
 export {
   cudaVisibleDevices,
+  gpuUsage,
   listGpus,
   nvidiaSmiArgs,
   parseNvidiaSmi,
   visibleGpus,
 } from './gpus.ts';
-export type { GpuInfo } from './gpus.ts';
+export type { GpuInfo, GpuUsage } from './gpus.ts';
 export { loadGradients } from './gradients.ts';
 export { BackendSelectionError, backendNames, parseBackendName } from './names.ts';
 export type { BackendName } from './names.ts';
