@@ -50,7 +50,7 @@ describe('heldout serve with DATABASE_URL', () => {
   });
   afterAll(() => database.drop());
 
-  it('uses the given database and the given admin token, and stops on SIGTERM', async () => {
+  it('uses the given database and the given admin token, trains with its worker, and stops on SIGTERM', async () => {
     const adminToken = 'hld_given-by-the-operator-for-ci';
     const cli = runCli(['serve'], {
       DATABASE_URL: database.url,
@@ -59,14 +59,47 @@ describe('heldout serve with DATABASE_URL', () => {
     });
     const [, url] = await cli.waitForStdout(RUNNING);
     expect(await health(url!)).toMatchObject({ status: 200, body: { database: { status: 'ok' } } });
-    const rows = await database.sql`select name, role, prefix from api_tokens`;
+    const rows = await database.sql`select name, role, prefix from api_tokens where role = 'admin'`;
     expect(rows).toEqual([
       { name: 'admin (HELDOUT_ADMIN_TOKEN)', role: 'admin', prefix: 'hld_given-' },
     ]);
     expect(cli.stdout()).not.toMatch(TOKEN);
     expect(cli.stdout() + cli.stderr()).not.toContain(adminToken);
+
+    // Its in-process worker trains a submitted run.
+    const api = async (method: string, p: string, body?: unknown, type = 'application/json') => {
+      const res = await fetch(`${url}/api/v1${p}`, {
+        method,
+        headers: { authorization: `Bearer ${adminToken}`, 'content-type': type },
+        body:
+          body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      });
+      return (await res.json()) as Record<string, unknown>;
+    };
+    await api('POST', '/projects', { name: 'serve' });
+    const data = await api(
+      'POST',
+      '/projects/serve/datasets/sft/versions?kind=sft',
+      '{"prompt":"Add: 1+1=","response":"2"}\n',
+      'application/x-ndjson',
+    );
+    const run = await api('POST', '/projects/serve/runs', {
+      plugin: 'full',
+      config: { steps: 3, warmupSteps: 1 },
+      datasets: [{ datasetVersionId: data.id, role: 'train' }],
+    });
+    let status = run.status;
+    for (let i = 0; i < 300 && status !== 'finished' && status !== 'failed'; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      status = (await api('GET', `/runs/${run.id as string}`)).status;
+    }
+    expect(status).toBe('finished');
+
     cli.child.kill('SIGTERM');
     expect(await cli.exited).toEqual({ code: 0, signal: null });
+    // The worker's token dies with the server.
+    const [worker] = await database.sql`select revoked_at from api_tokens where role = 'write'`;
+    expect(worker!.revoked_at).not.toBeNull();
   });
 });
 
@@ -102,9 +135,9 @@ describe('heldout serve on an embedded database', () => {
       `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/heldout`,
       { max: 1 },
     );
-    // One admin token, stored as its SHA-256 only.
+    // One admin token, stored as its SHA-256 only (beside the in-process workers' tokens).
     const tokens = await sql<{ row: string; hash: Buffer }[]>`
-      select row_to_json(t)::text as row, token_hash as hash from api_tokens t`;
+      select row_to_json(t)::text as row, token_hash as hash from api_tokens t where role = 'admin'`;
     await sql.end();
     expect(tokens).toHaveLength(1);
     expect(tokens[0]!.hash.equals(hashToken(token!))).toBe(true);
