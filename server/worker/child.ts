@@ -56,7 +56,18 @@ async function train(msg: Extract<ToChild, { type: 'start' }>): Promise<FromChil
       error: `plugin: the run needs ${job.run.plugin}@${job.run.pluginVersion}; this worker has ${plugin.manifest.version}`,
     };
   }
-  const config = plugin.configSchema.parse(job.run.config);
+  // Checked at submission already; a failure here means the worker's plugin differs, which no
+  // retry on this worker mends.
+  const parsed = plugin.configSchema.safeParse(job.run.config);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    return {
+      type: 'failed',
+      retryable: false,
+      error: `config.${issue.path.join('.')}: ${issue.message}`,
+    };
+  }
+  const config = parsed.data;
   const { ctx, close } = await httpTrainContext({
     client,
     job,
