@@ -156,26 +156,24 @@ export async function runTrainingLoop(parts: LoopParts, s: LoopSettings): Promis
     if (ctx.device.gpus.length && step % GPU_SAMPLE_EVERY === 0) {
       // Asked in the background: nvidia-smi takes tens of milliseconds, a step may take fewer.
       const at = step;
-      void m
-        .gpuUsage(ctx.device.gpus)
-        .then((usage) =>
-          ctx.report.metrics(
-            usage.flatMap((g) => [
-              ...(g.utilizationPercent === null
-                ? []
-                : [
-                    {
-                      key: `system/gpu${g.index}_utilization`,
-                      value: g.utilizationPercent,
-                      step: at,
-                    },
-                  ]),
-              ...(g.memoryUsedMiB === null
-                ? []
-                : [{ key: `system/gpu${g.index}_memory_mb`, value: g.memoryUsedMiB, step: at }]),
-            ]),
-          ),
-        );
+      void m.gpuUsage(ctx.device.gpus).then((usage) =>
+        ctx.report.metrics(
+          usage.flatMap((g) => [
+            ...(g.utilizationPercent === null
+              ? []
+              : [
+                  {
+                    key: `system/gpu${g.index}_utilization`,
+                    value: g.utilizationPercent,
+                    step: at,
+                  },
+                ]),
+            ...(g.memoryUsedMiB === null
+              ? []
+              : [{ key: `system/gpu${g.index}_memory_mb`, value: g.memoryUsedMiB, step: at }]),
+          ]),
+        ),
+      );
     }
     if (step % s.checkpointEvery === 0 || step === s.steps) await save();
   }
