@@ -51,7 +51,7 @@ function timeSteps(step: () => void, reps: number): number {
  * A LoRA-shaped step: base frozen, rank-r A and B on every attention projection, the weight used
  * being W + A B (alpha = r). The real adapters live in the LoRA plugin; this measures the shape.
  */
-function loraOverride(model: Gpt2Model, rank: number) {
+export function loraOverride(model: Gpt2Model, rank: number) {
   const d = model.config.n_embd;
   const adapters = new Map<string, { a: tf.Variable; b: tf.Variable }>();
   for (let i = 0; i < model.config.n_layer; i++) {
