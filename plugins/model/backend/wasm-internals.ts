@@ -19,6 +19,7 @@ export interface WasmBackend {
   dataIdMap: { get: (dataId: DataId) => { id: number; memoryOffset: number } };
   makeOutput: (shape: number[], dtype: TensorInfo['dtype']) => TensorInfo;
   disposeData: (dataId: DataId) => boolean;
+  incRef: (dataId: DataId) => void;
   typedArrayFromHeap: (t: TensorInfo) => Float32Array | Int32Array | Uint8Array;
 }
 

@@ -7,6 +7,8 @@ import {
 } from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { unsortedSegmentSum } from './segment-sum.ts';
+import { shareData } from './wasm-share.ts';
+import { transpose } from './wasm-transpose.ts';
 import { fastMatMul, fastPathApplies } from './wasm-matmul.ts';
 import type { FusedActivation, MatMulArgs } from './wasm-matmul.ts';
 import type { WasmBackend } from './wasm-internals.ts';
@@ -44,6 +46,9 @@ export const wasmKernelOverrides = {
   [BatchMatMul]: matMulKernel,
   [_FusedMatMul]: matMulKernel,
   UnsortedSegmentSum: (args: KernelArgs) => unsortedSegmentSum(args as never),
+  Identity: shareData,
+  Cast: shareData,
+  Transpose: transpose,
 } satisfies Record<
   string,
   (args: KernelArgs, stock: KernelConfig | null) => TensorInfo | TensorInfo[]
@@ -52,12 +57,14 @@ export const wasmKernelOverrides = {
 /**
  * Replaces the wasm backend's matrix products with ones that run every batched and transposed
  * shape through XNNPACK (the stock kernels send those to a scalar loop, about 5x slower per training
- * step), and adds the kernels gradients need that wasm lacks (`UnsortedSegmentSum`). Idempotent;
- * works before or after the backend is initialised. Returns the kernel names it registered.
+ * step), adds the kernels gradients need that wasm lacks (`UnsortedSegmentSum`), makes `Identity`
+ * and same-dtype `Cast` share data instead of copying it, and transposes large matrices cache-blocked.
+ * Idempotent; works before or after the backend is initialised. Returns the kernel names it
+ * registered.
  *
  * @example
  * await import('@tensorflow/tfjs-backend-wasm');
- * registerWasmKernels(); // ['BatchMatMul', '_FusedMatMul', 'UnsortedSegmentSum']
+ * registerWasmKernels(); // ['BatchMatMul', '_FusedMatMul', 'UnsortedSegmentSum', 'Identity', ...]
  * await tf.setBackend('wasm');
  */
 export function registerWasmKernels(): string[] {
