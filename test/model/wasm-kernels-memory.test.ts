@@ -65,6 +65,53 @@ describe('wasm Transpose override', () => {
   });
 });
 
+describe('wasm Slice and SplitV overrides', () => {
+  it.each([
+    [
+      [7, 300],
+      [2, 0],
+      [3, 300],
+    ],
+    [
+      [7, 300],
+      [0, 128],
+      [7, 100],
+    ],
+    [
+      [2, 5, 4, 30],
+      [1, 1, 0, 3],
+      [1, 3, 4, 20],
+    ],
+    [
+      [2, 5, 4, 30],
+      [0, 2, 1, 0],
+      [2, 2, 2, 30],
+    ],
+    [
+      [4, 3, 2, 2, 3],
+      [1, 0, 1, 0, 1],
+      [2, 3, 1, 2, 1],
+    ],
+    [[6], [2], [-1]],
+  ])('slice of %j from %j by %j matches cpu, float32 and int32', async (shape, begin, size) => {
+    for (const dtype of ['float32', 'int32'] as const) {
+      const [want, got] = await onBoth(() => tf.slice(iota(shape, dtype), begin, size));
+      expect(got).toEqual(want);
+    }
+  });
+
+  it('split matches cpu along every axis, with sizes and with a count', async () => {
+    for (const axis of [0, 1, 2]) {
+      const [want, got] = await onBoth(() =>
+        tf.concat(
+          tf.split(iota([6, 4, 9]), axis === 2 ? [2, 3, 4] : 2, axis).map((t) => t.reshape([-1])),
+        ),
+      );
+      expect(got).toEqual(want);
+    }
+  });
+});
+
 describe('wasm Identity and Cast overrides', () => {
   it('share data for the same dtype, copy and convert otherwise, and leak nothing', async () => {
     await tf.setBackend('wasm');

@@ -8,6 +8,7 @@ import {
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { unsortedSegmentSum } from './segment-sum.ts';
 import { shareData } from './wasm-share.ts';
+import { slice, splitV } from './wasm-slice.ts';
 import { transpose } from './wasm-transpose.ts';
 import { fastMatMul, fastPathApplies } from './wasm-matmul.ts';
 import type { FusedActivation, MatMulArgs } from './wasm-matmul.ts';
@@ -49,6 +50,8 @@ export const wasmKernelOverrides = {
   Identity: shareData,
   Cast: shareData,
   Transpose: transpose,
+  Slice: slice,
+  SplitV: splitV,
 } satisfies Record<
   string,
   (args: KernelArgs, stock: KernelConfig | null) => TensorInfo | TensorInfo[]
@@ -58,7 +61,8 @@ export const wasmKernelOverrides = {
  * Replaces the wasm backend's matrix products with ones that run every batched and transposed
  * shape through XNNPACK (the stock kernels send those to a scalar loop, about 5x slower per training
  * step), adds the kernels gradients need that wasm lacks (`UnsortedSegmentSum`), makes `Identity`
- * and same-dtype `Cast` share data instead of copying it, and transposes large matrices cache-blocked.
+ * and same-dtype `Cast` share data instead of copying it, transposes large matrices cache-blocked
+ * and slices without first copying the whole input.
  * Idempotent; works before or after the backend is initialised. Returns the kernel names it
  * registered.
  *
