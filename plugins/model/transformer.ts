@@ -89,40 +89,124 @@ export function disposeCache(cache: KvCache | undefined): void {
 /** A parameter as used in the forward pass; `override` lets adapters substitute a weight. */
 export type ParamLookup = (name: string) => tf.Tensor;
 
-function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor {
-  const { mean, variance } = tf.moments(x, -1, true);
-  return x.sub(mean).div(variance.add(eps).sqrt()).mul(gamma).add(beta);
-}
+/** Sums over rows of [rows, cols] as a product with a row of ones: wasm's reduction over the first
+ * axis transposes first, and the matrix-product kernel is 10x faster. */
+const columnSum = (dy: tf.Tensor, cols: number) =>
+  tf.matMul(tf.ones([1, dy.shape[0]!]), dy).reshape([cols]);
 
-/** GELU, tanh approximation ("gelu_new"), as GPT-2 was trained with. */
-export function geluTanh(x: tf.Tensor): tf.Tensor {
-  // x*x*x rather than pow(x, 3): the same value, and pow and its gradient are slow kernels.
-  const inner = x.add(x.mul(x).mul(x).mul(0.044715)).mul(Math.sqrt(2 / Math.PI));
-  return x.mul(0.5).mul(inner.tanh().add(1));
+// A parameter no gradient is asked for (a frozen base under adapters). Ops below leave such
+// operands out of their inputs so their backward passes skip its products: autodiff prunes
+// those by itself, a custom gradient would otherwise compute them all.
+const frozen = (t: tf.Tensor) => t instanceof tf.Variable && !t.trainable;
+
+/**
+ * An op of `x` and parameters with a written-out backward pass that returns the gradient of x and
+ * of every parameter; the parameters that are frozen are not inputs, and their gradients are
+ * dropped before they are computed (they are thunks). The backward pass may only use what the
+ * forward pass saved: tfjs disposes every other forward tensor before it runs (saving is free on
+ * wasm, see backend/wasm-share.ts).
+ */
+function withGrad(
+  x: tf.Tensor,
+  params: tf.Tensor[],
+  f: (save: tf.GradSaveFunc) => {
+    value: tf.Tensor;
+    grads: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.Tensor, ...(() => tf.Tensor)[]];
+  },
+): tf.Tensor {
+  const live = params.map((t) => !frozen(t));
+  const inputs = [x, ...params.filter((_, i) => live[i])];
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const { value, grads } = f(args[args.length - 1] as tf.GradSaveFunc);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [dx, ...rest] = grads(dy, saved);
+        return [dx, ...rest.filter((_, i) => live[i]).map((g) => g())];
+      },
+    };
+  }) as (...t: tf.Tensor[]) => tf.Tensor;
+  return op(...inputs);
 }
 
 /**
- * y + b for y [rows, out], whose bias gradient is a product with a row of ones: the same sum over
- * rows, but it runs on the fast matrix-product kernel instead of a strided reduction (10x faster
- * on wasm, and these sums were an eighth of a training step).
+ * LayerNorm over the last axis of x [rows, d], with its backward written out: autodiff of the
+ * moments, broadcasts and divisions made about 30 kernels per call, mostly reductions.
  */
-const addBias = tf.customGrad((y, b) => {
-  const rows = (y as tf.Tensor).shape[0]!;
-  return {
-    value: (y as tf.Tensor).add(b as tf.Tensor),
-    gradFunc: (dy: tf.Tensor) => [
-      dy,
-      tf.matMul(tf.ones([1, rows]), dy).reshape((b as tf.Tensor).shape),
-    ],
-  };
-}) as (y: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor {
+  return withGrad(x, [gamma, beta], (save) => {
+    const centred = x.sub(x.mean(-1, true));
+    const rstd = centred.square().mean(-1, true).add(eps).rsqrt();
+    const xhat = centred.mul(rstd);
+    save([xhat, rstd, gamma]);
+    return {
+      value: xhat.mul(gamma).add(beta),
+      grads: (dy, [xh, r, g]) => {
+        const dxhat = dy.mul(g!);
+        const dx = dxhat
+          .sub(dxhat.mean(-1, true))
+          .sub(xh!.mul(dxhat.mul(xh!).mean(-1, true)))
+          .mul(r!);
+        const d = g!.shape[0]!;
+        return [dx, () => columnSum(dy.mul(xh!), d), () => columnSum(dy, d)];
+      },
+    };
+  });
+}
 
-/** Conv1D of transformers: x [..., in] times W [in, out] plus b. */
-function conv1d(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor): tf.Tensor {
-  const shape = x.shape;
-  const flat = x.reshape([-1, shape[shape.length - 1]!]);
-  const y = addBias(tf.matMul(flat, w), b);
-  return y.reshape([...shape.slice(0, -1), w.shape[1]!]);
+const GELU_C = Math.sqrt(2 / Math.PI);
+const GELU_A = 0.044715;
+
+/**
+ * GELU, tanh approximation ("gelu_new"), as GPT-2 was trained with, computed as
+ * x * sigmoid(2 sqrt(2/pi) (x + 0.044715 x^3)): the same function (0.5 (1 + tanh z) is
+ * sigmoid(2z)), but wasm's Sigmoid runs on XNNPACK and its Tanh is a scalar loop 25x slower.
+ * The backward pass is written out, in 8 kernels instead of autodiff's 20.
+ */
+export function geluTanh(x: tf.Tensor): tf.Tensor {
+  return withGrad(x, [], (save) => {
+    const x2 = x.square();
+    const s = x2
+      .mul(2 * GELU_C * GELU_A)
+      .add(2 * GELU_C)
+      .mul(x)
+      .sigmoid();
+    save([x, x2, s]);
+    return {
+      value: x.mul(s),
+      grads: (dy, [xs, xx, sg]) => {
+        // d/dx x s(u) = s + x s (1 - s) u', with u' = 2c (1 + 3a x^2)
+        const du = xx!.mul(6 * GELU_C * GELU_A).add(2 * GELU_C);
+        return [dy.mul(tf.sub(1, sg!).mul(xs!).mul(du).add(1).mul(sg!))];
+      },
+    };
+  });
+}
+
+/**
+ * x [rows, in] times W [in, out] plus b (transformers' Conv1D): the bias rides in the product
+ * kernel (XNNPACK adds it for free), and the backward pass is the three products it needs.
+ */
+function linear(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  return withGrad(x, [w, b], (save) => {
+    save([x, w]);
+    return {
+      value: tf.fused.matMul({ a: x as tf.Tensor2D, b: w as tf.Tensor2D, bias: b }),
+      grads: (dy, [xs, ws]) => [
+        tf.matMul(dy, ws!, false, true),
+        () => tf.matMul(xs!, dy, true, false),
+        () => columnSum(dy, ws!.shape[1]!),
+      ],
+    };
+  });
+}
+
+// Additive causal masks by shape: query i (absolute past + i) may see key j when j <= past + i.
+function causalMask(total: number, past: number): tf.Tensor {
+  const keys = past + total;
+  const data = new Float32Array(total * keys);
+  for (let i = 0; i < total; i++) data.fill(-1e9, i * keys + past + i + 1, (i + 1) * keys);
+  return tf.tensor(data, [1, 1, total, keys]);
 }
 
 export interface ForwardOptions {
@@ -175,25 +259,24 @@ export function forward(
     x = tf.concat([pre, x], 1);
   }
   const positions = tf.range(past, past + total, 1, 'int32');
-  x = x.add(tf.gather(p('wpe.weight'), positions));
+  // The residual stream stays [B * T, D]: every projection is then one plain product.
+  x = x.add(tf.gather(p('wpe.weight'), positions)).reshape([batch * total, config.n_embd]);
+  const mask = causalMask(total, past);
+  const eps = config.layer_norm_epsilon;
+  const scale = 1 / Math.sqrt(headDim);
 
-  // Query i (absolute past + i) may attend to key j (absolute) when j <= past + i.
-  const keysTotal = past + total;
-  const mask = tf.linalg
-    .bandPart(tf.ones([total, keysTotal]), -1, past)
-    .sub(1)
-    .mul(1e9)
-    .reshape([1, 1, total, keysTotal]);
-
-  const split = (t: tf.Tensor) => t.reshape([batch, total, heads, headDim]).transpose([0, 2, 1, 3]);
   for (let layer = 0; layer < config.n_layer; layer++) {
     const pre = `h.${layer}.`;
-    const h = layerNorm(x, p(`${pre}ln_1.weight`), p(`${pre}ln_1.bias`), config.layer_norm_epsilon);
-    let qkv = conv1d(h, p(`${pre}attn.c_attn.weight`), p(`${pre}attn.c_attn.bias`));
-    if (opts.hooks?.attentionQkv) qkv = opts.hooks.attentionQkv(layer, qkv);
-    const [q, k0, v0] = tf.split(qkv, 3, -1) as [tf.Tensor, tf.Tensor, tf.Tensor];
-    let k: tf.Tensor = split(k0);
-    let v: tf.Tensor = split(v0);
+    const h = layerNorm(x, p(`${pre}ln_1.weight`), p(`${pre}ln_1.bias`), eps);
+    let qkv = linear(h, p(`${pre}attn.c_attn.weight`), p(`${pre}attn.c_attn.bias`));
+    if (opts.hooks?.attentionQkv) {
+      qkv = opts.hooks.attentionQkv(layer, qkv.reshape([batch, total, -1])).reshape(qkv.shape);
+    }
+    // [B*T, 3D] -> [B, 3H, T, Dh] in one transpose, then q, k, v are whole heads along axis 1.
+    const qkvHeads = qkv.reshape([batch, total, 3 * heads, headDim]).transpose([0, 2, 1, 3]);
+    const [q, k0, v0] = tf.split(qkvHeads, 3, 1) as [tf.Tensor, tf.Tensor, tf.Tensor];
+    let k: tf.Tensor = k0;
+    let v: tf.Tensor = v0;
     if (opts.cache) {
       const oldK = opts.cache.keys[layer];
       const oldV = opts.cache.values[layer];
@@ -205,32 +288,24 @@ export function forward(
       opts.cache.values[layer] = tf.keep(v) as tf.Tensor4D;
       if (oldK && oldV) tf.dispose([oldK, oldV]);
     }
-    const scores = tf.matMul(split(q), k, false, true).div(Math.sqrt(headDim)).add(mask);
+    const scores = tf.matMul(q.mul(scale), k, false, true).add(mask);
     const attended = tf.matMul(tf.softmax(scores), v); // [B, H, T, Dh]
-    const merged = attended.transpose([0, 2, 1, 3]).reshape([batch, total, config.n_embd]);
-    x = x.add(conv1d(merged, p(`${pre}attn.c_proj.weight`), p(`${pre}attn.c_proj.bias`)));
+    const merged = attended.transpose([0, 2, 1, 3]).reshape([batch * total, config.n_embd]);
+    x = x.add(linear(merged, p(`${pre}attn.c_proj.weight`), p(`${pre}attn.c_proj.bias`)));
 
-    const h2 = layerNorm(
-      x,
-      p(`${pre}ln_2.weight`),
-      p(`${pre}ln_2.bias`),
-      config.layer_norm_epsilon,
-    );
-    let act = geluTanh(conv1d(h2, p(`${pre}mlp.c_fc.weight`), p(`${pre}mlp.c_fc.bias`)));
-    if (opts.hooks?.mlpActivation) act = opts.hooks.mlpActivation(layer, act);
-    x = x.add(conv1d(act, p(`${pre}mlp.c_proj.weight`), p(`${pre}mlp.c_proj.bias`)));
+    const h2 = layerNorm(x, p(`${pre}ln_2.weight`), p(`${pre}ln_2.bias`), eps);
+    let act = geluTanh(linear(h2, p(`${pre}mlp.c_fc.weight`), p(`${pre}mlp.c_fc.bias`)));
+    if (opts.hooks?.mlpActivation) {
+      act = opts.hooks.mlpActivation(layer, act.reshape([batch, total, -1])).reshape(act.shape);
+    }
+    x = x.add(linear(act, p(`${pre}mlp.c_proj.weight`), p(`${pre}mlp.c_proj.bias`)));
   }
   if (opts.cache) opts.cache.length = past + total;
-  const hidden = layerNorm(
-    x,
-    p('ln_f.weight'),
-    p('ln_f.bias'),
-    config.layer_norm_epsilon,
-  ) as tf.Tensor3D;
+  const hidden = layerNorm(x, p('ln_f.weight'), p('ln_f.bias'), eps);
   const logits = tf
-    .matMul(hidden.reshape([-1, config.n_embd]), p('wte.weight'), false, true)
+    .matMul(hidden, p('wte.weight'), false, true)
     .reshape([batch, total, config.vocab_size]) as tf.Tensor3D;
-  return { logits, hidden };
+  return { logits, hidden: hidden.reshape([batch, total, config.n_embd]) as tf.Tensor3D };
 }
 
 /**
