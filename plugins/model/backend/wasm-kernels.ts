@@ -7,6 +7,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { unsortedSegmentSum } from './segment-sum.ts';
+import { ADAMW_UPDATE, SUM_OF_SQUARES, adamWUpdate, sumOfSquares } from './wasm-adamw.ts';
 import { shareData } from './wasm-share.ts';
 import { slice, splitV } from './wasm-slice.ts';
 import { transpose } from './wasm-transpose.ts';
@@ -52,6 +53,8 @@ export const wasmKernelOverrides = {
   Transpose: transpose,
   Slice: slice,
   SplitV: splitV,
+  [ADAMW_UPDATE]: adamWUpdate,
+  [SUM_OF_SQUARES]: sumOfSquares,
 } satisfies Record<
   string,
   (args: KernelArgs, stock: KernelConfig | null) => TensorInfo | TensorInfo[]
@@ -62,7 +65,7 @@ export const wasmKernelOverrides = {
  * shape through XNNPACK (the stock kernels send those to a scalar loop, about 5x slower per training
  * step), adds the kernels gradients need that wasm lacks (`UnsortedSegmentSum`), makes `Identity`
  * and same-dtype `Cast` share data instead of copying it, transposes large matrices cache-blocked
- * and slices without first copying the whole input.
+ * and slices without first copying the whole input; adds an AdamW update in one kernel.
  * Idempotent; works before or after the backend is initialised. Returns the kernel names it
  * registered.
  *

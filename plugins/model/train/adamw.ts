@@ -1,4 +1,19 @@
+import { ADAMW_UPDATE, SUM_OF_SQUARES, type AdamWAttrs } from '../backend/wasm-adamw.ts';
 import * as tf from '../tf.ts';
+
+// One-pass kernels the current backend may have (wasm: backend/wasm-adamw.ts); else tfjs ops.
+const hasKernel = (name: string) => tf.getKernel(name, tf.getBackend()) !== undefined;
+
+function sumOfSquares(grads: tf.Tensor[]): number {
+  return tf.tidy(() => {
+    const total = hasKernel(SUM_OF_SQUARES)
+      ? (tf
+          .engine()
+          .runKernel(SUM_OF_SQUARES, Object.fromEntries(grads.map((g, i) => [i, g]))) as tf.Tensor)
+      : tf.addN(grads.map((g) => tf.sum(tf.square(g))));
+    return total.dataSync()[0]!;
+  });
+}
 
 export interface AdamWOptions {
   beta1?: number;
@@ -62,22 +77,32 @@ export class AdamW {
   apply(grads: Map<string, tf.Tensor>, lr: number): number {
     this.t += 1;
     const { beta1, beta2, epsilon, weightDecay, clipNorm, decays } = this.opts;
-    const gradNorm = tf.tidy(
-      () => tf.sqrt(tf.addN([...grads.values()].map((g) => tf.sum(tf.square(g))))).dataSync()[0]!,
-    );
+    const gradNorm = Math.sqrt(sumOfSquares([...grads.values()]));
     const scale = clipNorm > 0 && gradNorm > clipNorm ? clipNorm / (gradNorm + 1e-6) : 1;
     const c1 = 1 - beta1 ** this.t;
     const c2 = 1 - beta2 ** this.t;
+    const fused = hasKernel(ADAMW_UPDATE);
     tf.tidy(() => {
       for (const [name, grad] of grads) {
         const p = this.params.get(name)!;
-        const g = grad.mul(scale);
         const m = this.m.get(name)!;
         const v = this.v.get(name)!;
+        const decay = weightDecay > 0 && decays(name, p) ? weightDecay : 0;
+        if (fused) {
+          const attrs: AdamWAttrs = { beta1, beta2, c1, c2, epsilon, lr, decay, scale };
+          const [p1, m1, v1] = tf
+            .engine()
+            .runKernel(ADAMW_UPDATE, { p, m, v, g: grad }, attrs as never) as tf.Tensor[];
+          m.assign(m1!);
+          v.assign(v1!);
+          p.assign(p1!);
+          continue;
+        }
+        const g = grad.mul(scale);
         m.assign(m.mul(beta1).add(g.mul(1 - beta1)));
         v.assign(v.mul(beta2).add(g.square().mul(1 - beta2)));
         let update = m.div(c1).div(v.div(c2).sqrt().add(epsilon));
-        if (weightDecay > 0 && decays(name, p)) update = update.add(p.mul(weightDecay));
+        if (decay > 0) update = update.add(p.mul(decay));
         p.assign(p.sub(update.mul(lr)));
       }
     });
