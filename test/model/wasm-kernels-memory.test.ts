@@ -112,6 +112,28 @@ describe('wasm Slice and SplitV overrides', () => {
   });
 });
 
+describe('wasm GatherV2 override', () => {
+  it('gathers rows as cpu does, and refuses an index out of range', async () => {
+    const ids = () =>
+      tf.tensor2d(
+        [
+          [3, 0, 3],
+          [1, 2, 0],
+        ],
+        undefined,
+        'int32',
+      );
+    for (const dtype of ['float32', 'int32'] as const) {
+      const [want, got] = await onBoth(() => tf.gather(iota([4, 5, 3], dtype), ids()));
+      expect(got).toEqual(want);
+    }
+    const [want, got] = await onBoth(() => tf.gather(iota([4, 5]), ids(), 1));
+    expect(got).toEqual(want);
+    await tf.setBackend('wasm');
+    expect(() => tf.gather(iota([4, 5]), tf.tensor1d([4], 'int32'))).toThrow(/not in \[0, 3\]/);
+  });
+});
+
 describe('wasm Identity and Cast overrides', () => {
   it('share data for the same dtype, copy and convert otherwise, and leak nothing', async () => {
     await tf.setBackend('wasm');

@@ -8,6 +8,7 @@ import {
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { unsortedSegmentSum } from './segment-sum.ts';
 import { ADAMW_UPDATE, SUM_OF_SQUARES, adamWUpdate, sumOfSquares } from './wasm-adamw.ts';
+import { gatherRows } from './wasm-gather.ts';
 import { shareData } from './wasm-share.ts';
 import { slice, splitV } from './wasm-slice.ts';
 import { transpose } from './wasm-transpose.ts';
@@ -53,6 +54,7 @@ export const wasmKernelOverrides = {
   Transpose: transpose,
   Slice: slice,
   SplitV: splitV,
+  GatherV2: gatherRows,
   [ADAMW_UPDATE]: adamWUpdate,
   [SUM_OF_SQUARES]: sumOfSquares,
 } satisfies Record<
@@ -64,8 +66,9 @@ export const wasmKernelOverrides = {
  * Replaces the wasm backend's matrix products with ones that run every batched and transposed
  * shape through XNNPACK (the stock kernels send those to a scalar loop, about 5x slower per training
  * step), adds the kernels gradients need that wasm lacks (`UnsortedSegmentSum`), makes `Identity`
- * and same-dtype `Cast` share data instead of copying it, transposes large matrices cache-blocked
- * and slices without first copying the whole input; adds an AdamW update in one kernel.
+ * and same-dtype `Cast` share data instead of copying it, transposes large matrices cache-blocked,
+ * slices without first copying the whole input, gathers whole rows with row copies, and adds
+ * one-pass AdamW kernels (train/adamw.ts uses them when registered).
  * Idempotent; works before or after the backend is initialised. Returns the kernel names it
  * registered.
  *
