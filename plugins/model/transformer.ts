@@ -314,10 +314,23 @@ export function forward(
  */
 export function lmLoss(logits: tf.Tensor3D, targets: tf.Tensor2D, mask: tf.Tensor2D): tf.Scalar {
   const vocab = logits.shape[2];
-  const logp = tf.logSoftmax(logits.reshape([-1, vocab]));
-  const picked = logp.mul(tf.oneHot(targets.reshape([-1]), vocab)).sum(-1);
+  const flat = logits.reshape([-1, vocab]);
+  const onehot = tf.oneHot(targets.reshape([-1]), vocab);
   const m = mask.reshape([-1]).toFloat();
-  return picked.mul(m).sum().neg().div(m.sum().maximum(1)) as tf.Scalar;
+  const weights = m.div(m.sum().maximum(1)).reshape([-1, 1]);
+  // Written out: the gradient is softmax - onehot per row, from the exponentials the forward pass
+  // already made (wasm's Exp is a slow scalar loop, and autodiff of logSoftmax runs it again).
+  return withGrad(flat, [], (save) => {
+    const shifted = flat.sub(flat.max(-1, true));
+    const e = shifted.exp();
+    const total = e.sum(-1, true);
+    save([e, total, onehot, weights]);
+    const picked = shifted.sub(total.log()).mul(onehot);
+    return {
+      value: picked.mul(weights).sum().neg(),
+      grads: (dy, [ex, sum, hot, w]) => [ex!.div(sum!).sub(hot!).mul(w!.mul(dy))],
+    };
+  }) as tf.Scalar;
 }
 
 /** Log-probability of each next token: entry t is log p(ids[t+1] | ids[0..t]). */
