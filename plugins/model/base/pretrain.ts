@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { initBackend, parseBackendName } from '../backend/index.ts';
-import { saveCheckpointDir } from '../checkpoint.ts';
+import { loadCheckpointDir, saveCheckpointDir } from '../checkpoint.ts';
 import { modelConfigSchema, parameterCount } from '../config.ts';
 import { generate } from '../generate.ts';
 import { createByteTokenizer, saveTokenizer } from '../tokenizers/index.ts';
@@ -43,6 +43,10 @@ const { values: args } = parseArgs({
     // copy-heavy data and not in 7,000 steps of a mixture where skills are a third of the text.
     'skills-first': { type: 'string', default: '2000' },
     definitions: { type: 'string', default: '100' },
+    // Continue from a checkpoint this script wrote (a second, skill-heavier stage); its training
+    // record is kept inside the new one.
+    init: { type: 'string' },
+    warmup: { type: 'string', default: '200' },
   },
 });
 
@@ -126,11 +130,20 @@ async function main() {
     Object.fromEntries(SKILLS.map((s) => [s, retention(model, suites[s].slice(0, 20)).exactMatch]));
   const validNext = pretrainingBatches(
     { brown: validText, glosses: [], sources },
-    { batch, time, seed: seed + 1, mixture: { brown: 1, wordnet: 0, skills: 0 } },
+    // Fixed, so the validation windows are the same whatever --seed a stage trains with.
+    { batch, time, seed: 2, mixture: { brown: 1, wordnet: 0, skills: 0 } },
   );
   const validBatches = Array.from({ length: 8 }, validNext);
 
-  const model = createModel(config, initWeights(config, seed));
+  const init = args.init ? await loadCheckpointDir(args.init) : undefined;
+  if (init && JSON.stringify(init.config) !== JSON.stringify(config)) {
+    throw new Error(`--init ${args.init} has another model config than this script trains`);
+  }
+  const previous = args.init
+    ? (JSON.parse(fs.readFileSync(path.join(args.init, 'training-record.json'), 'utf8')) as unknown)
+    : undefined;
+  const model = createModel(config, init?.weights ?? initWeights(config, seed));
+  const warmup = Number(args.warmup);
   const optimizer = new AdamW(model.params, { weightDecay: 0.1, clipNorm: 1, beta2: 0.99 });
   const curve: {
     step: number;
@@ -155,7 +168,7 @@ async function main() {
     }
     if (step >= plannedSteps) break;
     const b = next(step);
-    const lr = warmupCosine(step, { peak: peakLr, warmup: 200, total: plannedSteps, floor: 0.1 });
+    const lr = warmupCosine(step, { peak: peakLr, warmup, total: plannedSteps, floor: 0.1 });
     const { loss } = optimizer.step(() => batchLoss(model, b), lr);
     window += loss;
     step++;
@@ -214,7 +227,7 @@ async function main() {
       tokens: step * batch * time,
       seconds: Math.round(trainSeconds),
       peakLr,
-      schedule: 'warmup 200 steps, cosine to 10%',
+      schedule: `warmup ${warmup} steps, cosine to 10%`,
       optimizer: 'AdamW beta2 0.99, weight decay 0.1 on matrices, clip 1.0',
     },
     evaluation: {
@@ -224,6 +237,7 @@ async function main() {
       retention: scores,
     },
     curve,
+    ...(previous ? { initFrom: { sha256: init!.sha256, record: previous } } : {}),
     totalSeconds: Math.round((Date.now() - started) / 1000),
     createdAt: new Date().toISOString(),
   };
