@@ -6,11 +6,15 @@ import type { Logger } from 'pino';
  * One structured line per request. Only the path is logged: query strings and headers can carry
  * credentials, and tokens must never reach the logs.
  */
+// Workers poll for jobs and heartbeat every second: at info level they would drown everything else.
+const routine = /\/jobs\/(claim|[^/]+\/heartbeat)$/;
+
 export function requestLog(logger: Logger): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const started = performance.now();
     await next();
-    logger.info(
+    const level = c.res.status < 400 && routine.test(c.req.path) ? 'debug' : 'info';
+    logger[level](
       {
         reqId: c.get('requestId'),
         method: c.req.method,

@@ -100,6 +100,9 @@ describe('the worker protocol', () => {
     expect(bad.json.error.message).toMatch(/^workerId: /);
     const wrongJob = await t.call('POST', '/api/v1/jobs/not-a-uuid/heartbeat', { workerId: 'w' });
     expect(wrongJob.status).toBe(400);
+    // Polls and heartbeats (every second per worker) stay out of the info log; refusals do not.
+    const claims = t.logLines.filter((l) => l.msg === 'request' && l.path === '/api/v1/jobs/claim');
+    expect(claims.map((l) => l.status).sort()).toEqual([400, 401, 403]);
   });
 
   it('retries a transient failure as a new attempt, and fails the run at once on a bad config', async () => {
