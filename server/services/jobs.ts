@@ -132,7 +132,13 @@ export async function claimJob(
       await queue.cancel(claimed.id);
       continue;
     }
-    return describeJob(db, job.id, run.id, job.attempts);
+    try {
+      return await describeJob(db, job.id, run.id, job.attempts);
+    } catch (err) {
+      // A job no worker could ever run (its base checkpoint is gone, say) fails now, not after
+      // every worker has tripped over it.
+      await failJob(db, queue, job.id, workerId, (err as Error).message, false);
+    }
   }
 }
 

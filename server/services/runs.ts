@@ -43,7 +43,7 @@ export async function runProjectId(db: Db, runId: string): Promise<number> {
 async function assertInProject(db: Db, projectId: number, input: CreateRun): Promise<void> {
   if (input.baseCheckpointId) {
     const [c] = await db
-      .select({ projectId: checkpoints.projectId })
+      .select({ projectId: checkpoints.projectId, runId: checkpoints.runId })
       .from(checkpoints)
       .where(eq(checkpoints.id, input.baseCheckpointId));
     if (c?.projectId !== projectId)
@@ -51,6 +51,13 @@ async function assertInProject(db: Db, projectId: number, input: CreateRun): Pro
         400,
         'bad_request',
         `baseCheckpointId: no checkpoint ${input.baseCheckpointId} in this project`,
+      );
+    // Workers fetch a base checkpoint's files from the run that wrote them.
+    if (input.plugin && !c.runId)
+      throw new AppError(
+        400,
+        'bad_request',
+        `baseCheckpointId: checkpoint ${input.baseCheckpointId} was not written by a run; trainers start from run checkpoints or the shipped base`,
       );
   }
   if (input.parentRunId) {

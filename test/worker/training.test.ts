@@ -130,6 +130,19 @@ describe('training through the job queue and a worker', () => {
         );
         expect(c).toMatchObject({ kind: 'full', sizeBytes: bytes.length });
       }
+
+      // A run's checkpoint is a base for the next run: the worker downloads its files.
+      const next = await client.runs.create('bank', {
+        plugin: 'full',
+        config: { steps: 3, warmupSteps: 1, checkpointEvery: 3 },
+        datasets,
+        baseCheckpointId: checkpoints[1]!.id,
+      });
+      const nextDone = await finished(next.id, 60_000);
+      expect(nextDone.status, nextDone.error ?? '').toBe('finished');
+      const [first] = (await client.metrics.history(next.id, 'train/loss')).values as number[];
+      // It starts where the first run ended, not from the shipped base.
+      expect(first).toBeLessThan(loss[0]! * 0.7);
     } finally {
       await worker.stop();
     }
