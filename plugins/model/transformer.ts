@@ -89,8 +89,8 @@ export function disposeCache(cache: KvCache | undefined): void {
 /** A parameter as used in the forward pass; `override` lets adapters substitute a weight. */
 export type ParamLookup = (name: string) => tf.Tensor;
 
-/** Sums over rows of [rows, cols] as a product with a row of ones: wasm's reduction over the first
- * axis transposes first, and the matrix-product kernel is 10x faster. */
+// Sums over the rows of [rows, cols] as a product with a row of ones: wasm's reduction over the
+// first axis transposes first, and the matrix-product kernel is 10x faster.
 const columnSum = (dy: tf.Tensor, cols: number) =>
   tf.matMul(tf.ones([1, dy.shape[0]!]), dy).reshape([cols]);
 
