@@ -12,3 +12,4 @@ export * from './train/adamw.ts';
 export * from './transformer.ts';
 export * as tf from './tf.ts';
 export * from './train/sft.ts';
+export * from './adapters/lora.ts';

@@ -1,0 +1,151 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  initLora,
+  loadLoraAdapter,
+  loraDelta,
+  loraKey,
+  loraScaling,
+  loraSettingsSchema,
+  loraShapes,
+  mergeLora,
+  saveLoraAdapter,
+} from '../../plugins/model/adapters/lora.ts';
+import { modelConfigSchema, parameterCount } from '../../plugins/model/config.ts';
+import { mulberry32 } from '../../plugins/model/random.ts';
+import * as tf from '../../plugins/model/tf.ts';
+import { createModel, forward, initWeights } from '../../plugins/model/transformer.ts';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'heldout-lora-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+const small = modelConfigSchema.parse({
+  vocab_size: 50,
+  n_positions: 16,
+  n_embd: 16,
+  n_layer: 2,
+  n_head: 2,
+});
+const gpt2Small = modelConfigSchema.parse({
+  vocab_size: 50257,
+  n_positions: 1024,
+  n_embd: 768,
+  n_layer: 12,
+  n_head: 12,
+});
+
+/** An adapter with B non-zero too, as after training (a fresh one changes nothing). */
+function trainedAdapter(settings = loraSettingsSchema.parse({ r: 4, alpha: 8 }), seed = 3) {
+  const adapter = initLora(small, settings, seed);
+  const rand = mulberry32(seed + 1);
+  for (const [key, t] of adapter)
+    if (key.endsWith('lora_B.weight')) t.data.forEach((_, i) => (t.data[i] = rand() - 0.5));
+  return { settings, adapter };
+}
+
+describe('LoRA adapters', () => {
+  it('train a sliver of GPT-2 small: r=8 on the attention projections is under 0.5%', () => {
+    const settings = loraSettingsSchema.parse({ r: 8 });
+    let trainable = 0;
+    for (const shape of loraShapes(gpt2Small, settings).values())
+      trainable += shape[0]! * shape[1]!;
+    const total = parameterCount(gpt2Small);
+    // 12 layers x 8 x (768 + 2304 + 768 + 768)
+    expect(trainable).toBe(442_368);
+    expect(trainable / total).toBeLessThan(0.005);
+    expect(loraShapes(gpt2Small, settings).get(loraKey(0, 'attn.c_attn', 'B'))).toEqual([2304, 8]);
+  });
+
+  it('start from the base exactly (B is zero) and use PEFT key names', () => {
+    const adapter = initLora(small, loraSettingsSchema.parse({}), 1);
+    expect([...adapter.keys()].slice(0, 2)).toEqual([
+      'base_model.model.transformer.h.0.attn.c_attn.lora_A.weight',
+      'base_model.model.transformer.h.0.attn.c_attn.lora_B.weight',
+    ]);
+    const base = initWeights(small, 1);
+    const merged = mergeLora(base, adapter, loraSettingsSchema.parse({}));
+    for (const [name, w] of base) expect(merged.get(name)!.data).toEqual(w.data);
+  });
+
+  it('compute scaling * A^T B^T in the Conv1D layout', () => {
+    const a = { shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6]) };
+    const b = { shape: [2, 2], data: Float32Array.from([1, 0, 0, 1]) };
+    // A^T B^T = A^T (B is the identity): [[1,4],[2,5],[3,6]], times 2
+    expect([...loraDelta(a, b, 2)]).toEqual([2, 8, 4, 10, 6, 12]);
+  });
+
+  it('merge into the base with the same logits as the adapter applied on the fly, and unmerge back', () => {
+    const { settings, adapter } = trainedAdapter(
+      loraSettingsSchema.parse({ r: 4, alpha: 8, targetModules: ['attn.c_attn', 'mlp.c_fc'] }),
+    );
+    const base = initWeights(small, 7);
+    const merged = mergeLora(base, adapter, settings);
+    const ids = tf.tensor2d([[1, 5, 9, 3, 7, 2]], undefined, 'int32');
+    const baseModel = createModel(small, base);
+    const onTheFly = forward(baseModel, ids, {
+      override: (name, own) => {
+        const m = /^h\.(\d+)\.(attn\.c_attn|mlp\.c_fc)\.weight$/.exec(name);
+        if (!m) return undefined;
+        const layer = Number(m[1]);
+        const target = m[2] as 'attn.c_attn' | 'mlp.c_fc';
+        const a = adapter.get(loraKey(layer, target, 'A'))!;
+        const b = adapter.get(loraKey(layer, target, 'B'))!;
+        return own.add(
+          tf
+            .matMul(tf.tensor(a.data, a.shape), tf.tensor(b.data, b.shape), true, true)
+            .mul(loraScaling(settings)),
+        );
+      },
+    }).logits;
+    const folded = forward(createModel(small, merged), ids).logits;
+    const diff = tf.max(tf.abs(onTheFly.sub(folded))).dataSync()[0]!;
+    expect(diff).toBeLessThan(1e-5);
+    const plain = forward(baseModel, ids).logits;
+    expect(tf.max(tf.abs(plain.sub(folded))).dataSync()[0]!).toBeGreaterThan(1e-3);
+
+    const unmerged = mergeLora(merged, adapter, settings, -1);
+    for (const [name, w] of base) {
+      const back = unmerged.get(name)!.data;
+      let worst = 0;
+      for (let i = 0; i < back.length; i++)
+        worst = Math.max(worst, Math.abs(back[i]! - w.data[i]!));
+      expect(worst, name).toBeLessThan(1e-6);
+    }
+  });
+
+  it('save as adapter_config.json + adapter_model.safetensors naming the base, and load back', async () => {
+    const { settings, adapter } = trainedAdapter();
+    const dir = path.join(tmp, 'adapter');
+    const saved = await saveLoraAdapter(dir, adapter, settings, {
+      name: 'tiny',
+      sha256: 'ab'.repeat(32),
+    });
+    const config = JSON.parse(fs.readFileSync(path.join(dir, 'adapter_config.json'), 'utf8'));
+    expect(config).toMatchObject({
+      peft_type: 'LORA',
+      task_type: 'CAUSAL_LM',
+      r: 4,
+      lora_alpha: 8,
+      target_modules: ['attn.c_attn', 'attn.c_proj'],
+      fan_in_fan_out: true,
+      heldout_base_sha256: 'ab'.repeat(32),
+    });
+    expect(saved.sizeBytes).toBe(fs.statSync(path.join(dir, 'adapter_model.safetensors')).size);
+    const loaded = await loadLoraAdapter(dir);
+    expect(loaded.settings).toEqual(settings);
+    for (const [key, t] of adapter) expect(loaded.weights.get(key)!.data).toEqual(t.data);
+  });
+
+  it('on GPT-2 small, the adapter file is under 1% of the full checkpoint', async () => {
+    const settings = loraSettingsSchema.parse({ r: 8 });
+    const adapter = initLora(gpt2Small, settings, 1);
+    const { sizeBytes } = await saveLoraAdapter(path.join(tmp, 'gpt2'), adapter, settings, {
+      name: 'gpt2',
+      sha256: '0'.repeat(64),
+    });
+    const fullBytes = parameterCount(gpt2Small) * 4;
+    expect(sizeBytes / fullBytes).toBeLessThan(0.01);
+  });
+});
