@@ -13,3 +13,4 @@ export * from './transformer.ts';
 export * as tf from './tf.ts';
 export * from './train/sft.ts';
 export * from './adapters/lora.ts';
+export * from './adapters/peft.ts';

@@ -43,6 +43,11 @@ export interface LoopParts {
   ) => Promise<{ kind: 'full' | 'adapter'; trainableParams: number; totalParams: number }>;
   /** Loads the weights of a checkpoint this plugin wrote, to resume after a retry. */
   loadCheckpoint: (dir: string) => Promise<void>;
+  /**
+   * Which trainable variables weight decay pulls towards zero (default: the matrices). Scales
+   * that start at 1 (IA³) and prompt embeddings must not be decayed.
+   */
+  decays?: (name: string, v: m.tf.Variable) => boolean;
 }
 
 const OPTIMIZER_FILE = 'optimizer.safetensors';
@@ -73,6 +78,7 @@ export async function runTrainingLoop(parts: LoopParts, s: LoopSettings): Promis
   const optimizer = new m.AdamW(parts.trainable, {
     weightDecay: s.weightDecay,
     clipNorm: s.clipNorm,
+    ...(parts.decays ? { decays: parts.decays } : {}),
   });
   let step = 0;
   const resume = await ctx.checkpoints.latest();
