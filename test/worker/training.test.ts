@@ -148,6 +148,51 @@ describe('training through the job queue and a worker', () => {
     }
   }, 130_000);
 
+  it('trains LoRA and each PEFT method through the API, registering adapter checkpoints', async () => {
+    const worker = startWorker({
+      server: server.url,
+      token,
+      gpus: [],
+      logger: memoryLogger('warn').logger,
+      name: 'adapters',
+    });
+    try {
+      const common = {
+        steps: 16,
+        batchSize: 8,
+        learningRate: 1e-2,
+        warmupSteps: 2,
+        checkpointEvery: 16,
+      };
+      const configs: [string, Record<string, unknown>][] = [
+        ['lora', { r: 8 }],
+        ['peft', { method: 'ia3' }],
+        ['peft', { method: 'prompt-tuning' }],
+        ['peft', { method: 'bitfit' }],
+      ];
+      const runs = [];
+      for (const [plugin, extra] of configs)
+        runs.push(
+          await client.runs.create('bank', { plugin, config: { ...common, ...extra }, datasets }),
+        );
+      for (const run of runs) {
+        const done = await finished(run.id, 90_000);
+        expect(done.status, `${done.plugin} ${JSON.stringify(done.config)}: ${done.error}`).toBe(
+          'finished',
+        );
+        const loss = (await client.metrics.history(run.id, 'train/loss')).values as number[];
+        const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+        expect(mean(loss.slice(-3))).toBeLessThan(mean(loss.slice(0, 3)));
+        const [checkpoint] = await client.checkpoints.list(run.id);
+        expect(checkpoint).toMatchObject({ kind: 'adapter', step: 16 });
+        expect(checkpoint!.trainableParams!).toBeLessThan(checkpoint!.totalParams! / 10);
+        expect(checkpoint!.files.map((f) => f.name)).toContain('adapter_config.json');
+      }
+    } finally {
+      await worker.stop();
+    }
+  }, 200_000);
+
   it('stops the training process within 5 s of a cancel', async () => {
     const worker = startWorker({
       server: server.url,
