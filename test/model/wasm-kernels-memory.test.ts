@@ -112,6 +112,15 @@ describe('wasm Slice and SplitV overrides', () => {
   });
 });
 
+describe('wasm matMul, transposed left operand larger than the rest', () => {
+  it('computes a^T b as (b^T a)^T for batches, as cpu computes a^T b', async () => {
+    const a = () => iota([4, 16, 16]).div(100);
+    const b = () => iota([4, 16, 3]).div(50).sub(1);
+    const [want, got] = await onBoth(() => tf.matMul(a(), b(), true, false));
+    got.forEach((g, i) => expect(g).toBeCloseTo(want[i]!, 3));
+  });
+});
+
 describe('wasm GatherV2 override', () => {
   it('gathers rows as cpu does, and refuses an index out of range', async () => {
     const ids = () =>
