@@ -6,8 +6,8 @@ import {
   initLora,
   loadLoraAdapter,
   loraDelta,
+  loraForwardOptions,
   loraKey,
-  loraScaling,
   loraSettingsSchema,
   loraShapes,
   mergeLora,
@@ -44,6 +44,9 @@ function trainedAdapter(settings = loraSettingsSchema.parse({ r: 4, alpha: 8 }),
     if (key.endsWith('lora_B.weight')) t.data.forEach((_, i) => (t.data[i] = rand() - 0.5));
   return { settings, adapter };
 }
+
+const tensors = (w: Map<string, { shape: number[]; data: Float32Array }>) =>
+  new Map([...w].map(([k, t]) => [k, tf.tensor(t.data, t.shape)]));
 
 describe('LoRA adapters', () => {
   it('train a sliver of GPT-2 small: r=8 on the attention projections is under 0.5%', () => {
@@ -84,21 +87,7 @@ describe('LoRA adapters', () => {
     const merged = mergeLora(base, adapter, settings);
     const ids = tf.tensor2d([[1, 5, 9, 3, 7, 2]], undefined, 'int32');
     const baseModel = createModel(small, base);
-    const onTheFly = forward(baseModel, ids, {
-      override: (name, own) => {
-        const m = /^h\.(\d+)\.(attn\.c_attn|mlp\.c_fc)\.weight$/.exec(name);
-        if (!m) return undefined;
-        const layer = Number(m[1]);
-        const target = m[2] as 'attn.c_attn' | 'mlp.c_fc';
-        const a = adapter.get(loraKey(layer, target, 'A'))!;
-        const b = adapter.get(loraKey(layer, target, 'B'))!;
-        return own.add(
-          tf
-            .matMul(tf.tensor(a.data, a.shape), tf.tensor(b.data, b.shape), true, true)
-            .mul(loraScaling(settings)),
-        );
-      },
-    }).logits;
+    const onTheFly = forward(baseModel, ids, loraForwardOptions(tensors(adapter), settings)).logits;
     const folded = forward(createModel(small, merged), ids).logits;
     const diff = tf.max(tf.abs(onTheFly.sub(folded))).dataSync()[0]!;
     expect(diff).toBeLessThan(1e-5);
@@ -147,5 +136,19 @@ describe('LoRA adapters', () => {
     });
     const fullBytes = parameterCount(gpt2Small) * 4;
     expect(sizeBytes / fullBytes).toBeLessThan(0.01);
+  });
+
+  it('share one base in memory: each call applies its own adapter', () => {
+    const settings = loraSettingsSchema.parse({ r: 4, alpha: 8 });
+    const first = trainedAdapter(settings, 11).adapter;
+    const second = trainedAdapter(settings, 12).adapter;
+    const base = initWeights(small, 7);
+    const shared = createModel(small, base);
+    const ids = tf.tensor2d([[4, 8, 15, 16, 23, 42 % 50]], undefined, 'int32');
+    for (const adapter of [first, second, first]) {
+      const live = forward(shared, ids, loraForwardOptions(tensors(adapter), settings)).logits;
+      const merged = forward(createModel(small, mergeLora(base, adapter, settings)), ids).logits;
+      expect(tf.max(tf.abs(live.sub(merged))).dataSync()[0]!).toBeLessThan(1e-5);
+    }
   });
 });

@@ -9,8 +9,6 @@ const { tf } = m;
 // does not have yet; until then the adapter is trained without it (PEFT's default is 0.05).
 const configSchema = loopSettingsSchema.extend(m.loraSettingsSchema.omit({ dropout: true }).shape);
 
-const targetOf = /^h\.(\d+)\.(attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)\.weight$/;
-
 /**
  * LoRA: the base stays frozen (byte-identical after training) and each targeted projection W
  * gains a low-rank update (alpha / r) A^T B^T. Checkpoints hold the adapter alone, in PEFT's layout,
@@ -47,25 +45,16 @@ export default definePlugin({
     for (const [key, w] of m.initLora(modelConfig, settings, config.seed)) {
       adapter.set(key, tf.variable(tf.tensor(w.data, w.shape), true));
     }
-    const scaling = m.loraScaling(settings);
     const trainable = [...adapter.values()].reduce((n, v) => n + v.size, 0);
     const total = m.parameterCount(modelConfig) + trainable;
     ctx.report.parameters({ total, trainable });
-    const override = (name: string, own: m.tf.Tensor) => {
-      const match = targetOf.exec(name);
-      if (!match) return undefined;
-      const target = match[2] as m.LoraTarget;
-      if (!settings.targetModules.includes(target)) return undefined;
-      const a = adapter.get(m.loraKey(Number(match[1]), target, 'A'))!;
-      const b = adapter.get(m.loraKey(Number(match[1]), target, 'B'))!;
-      return own.add(tf.matMul(a, b, true, true).mul(scaling));
-    };
+    const applied = m.loraForwardOptions(adapter, settings);
     try {
       return await runTrainingLoop(
         {
           ctx,
           trainable: adapter,
-          loss: (b) => m.lmLoss(m.forward(model, b.input, { override }).logits, b.target, b.mask),
+          loss: (b) => m.lmLoss(m.forward(model, b.input, applied).logits, b.target, b.mask),
           train: examplesOf(ctx.datasets.train, tokenizer, config.maxLength, 'train'),
           validation: examplesOf(
             ctx.datasets.validation,

@@ -5,6 +5,8 @@ import { z } from 'zod';
 import { innerSize, type ModelConfig, type WeightMap } from '../config.ts';
 import { mulberry32 } from '../random.ts';
 import { loadSafetensorsFile, saveSafetensorsFile } from '../safetensors.ts';
+import * as tf from '../tf.ts';
+import type { ForwardOptions } from '../transformer.ts';
 
 /** The GPT-2 projections LoRA can adapt, by their name inside a block. */
 export const LORA_TARGETS = ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'] as const;
@@ -106,6 +108,34 @@ export function loraDelta(
     }
   }
   return delta;
+}
+
+const projectionWeight = /^h\.(\d+)\.(attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)\.weight$/;
+
+/**
+ * Forward options that apply an adapter on the fly to an unchanged base model: several adapters
+ * can share one base in memory, each call naming its own. `adapter` holds PEFT-keyed tensors
+ * (variables while training, constants when evaluating).
+ *
+ * @example
+ * const logits = forward(base, ids, loraForwardOptions(adapterTensors, settings)).logits;
+ */
+export function loraForwardOptions(
+  adapter: ReadonlyMap<string, tf.Tensor>,
+  s: Pick<LoraSettings, 'r' | 'alpha' | 'targetModules'>,
+): Pick<ForwardOptions, 'override'> {
+  const scaling = loraScaling(s);
+  return {
+    override: (name, own) => {
+      const match = projectionWeight.exec(name);
+      const target = match?.[2] as LoraTarget | undefined;
+      if (!target || !s.targetModules.includes(target)) return undefined;
+      const a = adapter.get(loraKey(Number(match![1]), target, 'A'));
+      const b = adapter.get(loraKey(Number(match![1]), target, 'B'));
+      if (!a || !b) throw new Error(`the adapter has no ${target} matrices for block ${match![1]}`);
+      return own.add(tf.matMul(a, b, true, true).mul(scaling));
+    },
+  };
 }
 
 /**
