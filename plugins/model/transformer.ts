@@ -220,6 +220,11 @@ export interface ForwardOptions {
     attentionQkv?: (layer: number, qkv: tf.Tensor) => tf.Tensor;
     /** The MLP activation, the input of mlp.c_proj: [batch, time, n_inner]. */
     mlpActivation?: (layer: number, h: tf.Tensor) => tf.Tensor;
+    /**
+     * A term added to a projection's output, computed from its input [batch * time, in] (LoRA's
+     * low-rank path, with dropout on that path alone). `name` is like `h.0.attn.c_attn`.
+     */
+    projection?: (name: string, input: tf.Tensor2D) => tf.Tensor | undefined;
   };
   /** Learned vectors prepended to the token embeddings (prompt tuning): [prefix, n_embd]. */
   prefixEmbeddings?: tf.Tensor2D;
@@ -263,12 +268,17 @@ export function forward(
   x = x.add(tf.gather(p('wpe.weight'), positions)).reshape([batch * total, config.n_embd]);
   const mask = causalMask(total, past);
   const eps = config.layer_norm_epsilon;
+  const project = (name: string, input: tf.Tensor) => {
+    const out = linear(input, p(`${name}.weight`), p(`${name}.bias`));
+    const extra = opts.hooks?.projection?.(name, input as tf.Tensor2D);
+    return extra ? out.add(extra) : out;
+  };
   const scale = 1 / Math.sqrt(headDim);
 
   for (let layer = 0; layer < config.n_layer; layer++) {
     const pre = `h.${layer}.`;
     const h = layerNorm(x, p(`${pre}ln_1.weight`), p(`${pre}ln_1.bias`), eps);
-    let qkv = linear(h, p(`${pre}attn.c_attn.weight`), p(`${pre}attn.c_attn.bias`));
+    let qkv = project(`${pre}attn.c_attn`, h);
     if (opts.hooks?.attentionQkv) {
       qkv = opts.hooks.attentionQkv(layer, qkv.reshape([batch, total, -1])).reshape(qkv.shape);
     }
@@ -291,14 +301,14 @@ export function forward(
     const scores = tf.matMul(q.mul(scale), k, false, true).add(mask);
     const attended = tf.matMul(tf.softmax(scores), v); // [B, H, T, Dh]
     const merged = attended.transpose([0, 2, 1, 3]).reshape([batch * total, config.n_embd]);
-    x = x.add(linear(merged, p(`${pre}attn.c_proj.weight`), p(`${pre}attn.c_proj.bias`)));
+    x = x.add(project(`${pre}attn.c_proj`, merged));
 
     const h2 = layerNorm(x, p(`${pre}ln_2.weight`), p(`${pre}ln_2.bias`), eps);
-    let act = geluTanh(linear(h2, p(`${pre}mlp.c_fc.weight`), p(`${pre}mlp.c_fc.bias`)));
+    let act = geluTanh(project(`${pre}mlp.c_fc`, h2));
     if (opts.hooks?.mlpActivation) {
       act = opts.hooks.mlpActivation(layer, act.reshape([batch, total, -1])).reshape(act.shape);
     }
-    x = x.add(linear(act, p(`${pre}mlp.c_proj.weight`), p(`${pre}mlp.c_proj.bias`)));
+    x = x.add(project(`${pre}mlp.c_proj`, act));
   }
   if (opts.cache) opts.cache.length = past + total;
   const hidden = layerNorm(x, p('ln_f.weight'), p('ln_f.bias'), eps);

@@ -151,4 +151,18 @@ describe('LoRA adapters', () => {
       expect(tf.max(tf.abs(live.sub(merged))).dataSync()[0]!).toBeLessThan(1e-5);
     }
   });
+
+  it('drop out on the low-rank path only, the same way for the same seed', () => {
+    const { settings, adapter } = trainedAdapter();
+    const model = createModel(small, initWeights(small, 7));
+    const ids = tf.tensor2d([[1, 2, 3, 4, 5, 6]], undefined, 'int32');
+    const run = (dropout?: { rate: number; seed: number }) =>
+      forward(model, ids, loraForwardOptions(tensors(adapter), settings, dropout)).logits;
+    const gap = (a: tf.Tensor, b: tf.Tensor) => tf.max(tf.abs(a.sub(b))).dataSync()[0]!;
+    const plain = run();
+    expect(gap(run({ rate: 0.5, seed: 1 }), run({ rate: 0.5, seed: 1 }))).toBe(0);
+    expect(gap(run({ rate: 0.5, seed: 1 }), plain)).toBeGreaterThan(1e-3);
+    expect(gap(run({ rate: 0.5, seed: 1 }), run({ rate: 0.5, seed: 2 }))).toBeGreaterThan(1e-3);
+    expect(gap(run({ rate: 0, seed: 1 }), plain)).toBe(0);
+  });
 });

@@ -29,6 +29,7 @@ const config = (over: object = {}) =>
     r: 4,
     alpha: 8,
     targetModules: ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc'],
+    dropout: 0.1,
     ...over,
   });
 const adapterBytes = (dir: string) => fs.readFileSync(path.join(dir, 'adapter_model.safetensors'));

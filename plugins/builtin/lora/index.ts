@@ -5,13 +5,11 @@ import { runTrainingLoop } from '../shared/train-loop.ts';
 
 const { tf } = m;
 
-// LoRA dropout acts on a projection's input inside the block, which needs a hook the forward pass
-// does not have yet; until then the adapter is trained without it (PEFT's default is 0.05).
-const configSchema = loopSettingsSchema.extend(m.loraSettingsSchema.omit({ dropout: true }).shape);
+const configSchema = loopSettingsSchema.extend(m.loraSettingsSchema.shape);
 
 /**
  * LoRA: the base stays frozen (byte-identical after training) and each targeted projection W
- * gains a low-rank update (alpha / r) A^T B^T. Checkpoints hold the adapter alone, in PEFT's layout,
+ * gains a low-rank update (alpha / r) A^T B^T, with dropout on the low-rank path while training. Checkpoints hold the adapter alone, in PEFT's layout,
  * with the sha256 of the base it belongs to.
  */
 export default definePlugin({
@@ -40,7 +38,7 @@ export default definePlugin({
     const { config: modelConfig, weights } = await m.loadCheckpointDir(ctx.baseModel.dir);
     const tokenizer = await m.loadTokenizer(ctx.baseModel.dir);
     const model = m.createModel(modelConfig, weights, () => false);
-    const settings = { ...config, dropout: 0 };
+    const settings = config;
     const adapter = new Map<string, m.tf.Variable>();
     for (const [key, w] of m.initLora(modelConfig, settings, config.seed)) {
       adapter.set(key, tf.variable(tf.tensor(w.data, w.shape), true));
@@ -48,13 +46,21 @@ export default definePlugin({
     const trainable = [...adapter.values()].reduce((n, v) => n + v.size, 0);
     const total = m.parameterCount(modelConfig) + trainable;
     ctx.report.parameters({ total, trainable });
-    const applied = m.loraForwardOptions(adapter, settings);
+    const evaluation = m.loraForwardOptions(adapter, settings);
     try {
       return await runTrainingLoop(
         {
           ctx,
           trainable: adapter,
-          loss: (b) => m.lmLoss(m.forward(model, b.input, applied).logits, b.target, b.mask),
+          loss: (b, pass) => {
+            const applied = pass.training
+              ? m.loraForwardOptions(adapter, settings, {
+                  rate: config.dropout,
+                  seed: config.seed * 1_000_003 + pass.draw,
+                })
+              : evaluation;
+            return m.lmLoss(m.forward(model, b.input, applied).logits, b.target, b.mask);
+          },
           train: examplesOf(ctx.datasets.train, tokenizer, config.maxLength, 'train'),
           validation: examplesOf(
             ctx.datasets.validation,

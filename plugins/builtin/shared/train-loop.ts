@@ -24,12 +24,22 @@ export interface LoopSettings {
   seed: number;
 }
 
+/**
+ * Which pass a loss is computed for. Randomness inside a step (dropout) must derive from `draw`,
+ * which is the same for a step whether the run went straight through or resumed.
+ */
+export interface Pass {
+  training: boolean;
+  /** Unique per micro-batch of a run: step (from 0) * gradAccumulation + micro-batch index. */
+  draw: number;
+}
+
 export interface LoopParts {
   ctx: TrainContext;
   /** Variables the optimiser updates (all of them for `full`; adapters for LoRA and PEFT). */
   trainable: Map<string, m.tf.Variable>;
   /** The loss of a batch (a scalar), built inside the optimiser's gradient tape. */
-  loss: (batch: m.TensorBatch) => m.tf.Scalar;
+  loss: (batch: m.TensorBatch, pass: Pass) => m.tf.Scalar;
   train: m.Example[];
   validation: m.Example[];
   padId: number;
@@ -59,7 +69,7 @@ function validationLoss(parts: LoopParts, batchSize: number): number | undefined
   let tokens = 0;
   for (let i = 0; i < parts.validation.length; i += batchSize) {
     const batch = m.toBatch(parts.validation.slice(i, i + batchSize), parts.padId);
-    const loss = tf.tidy(() => parts.loss(batch).dataSync()[0]!);
+    const loss = tf.tidy(() => parts.loss(batch, { training: false, draw: 0 }).dataSync()[0]!);
     weighted += loss * batch.tokens;
     tokens += batch.tokens;
     tf.dispose([batch.input, batch.target, batch.mask]);
@@ -124,7 +134,10 @@ export async function runTrainingLoop(parts: LoopParts, s: LoopSettings): Promis
     let summed: Map<string, m.tf.Tensor> | undefined;
     for (let micro = 0; micro < s.gradAccumulation; micro++) {
       const batch = m.toBatch(next(), parts.padId);
-      const { loss, grads } = optimizer.gradients(() => parts.loss(batch));
+      const draw = step * s.gradAccumulation + micro;
+      const { loss, grads } = optimizer.gradients(() =>
+        parts.loss(batch, { training: true, draw }),
+      );
       tf.dispose([batch.input, batch.target, batch.mask]);
       lossSum += loss;
       tokens += batch.tokens;

@@ -110,12 +110,14 @@ export function loraDelta(
   return delta;
 }
 
-const projectionWeight = /^h\.(\d+)\.(attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)\.weight$/;
+const projectionName = /^h\.(\d+)\.(attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)$/;
 
 /**
- * Forward options that apply an adapter on the fly to an unchanged base model: several adapters
- * can share one base in memory, each call naming its own. `adapter` holds PEFT-keyed tensors
- * (variables while training, constants when evaluating).
+ * Forward options that apply an adapter on the fly to an unchanged base model: each targeted
+ * projection gains scaling * (dropout(x) A^T) B^T, computed through the rank-r bottleneck, never as
+ * a full weight. Several adapters can share one base in memory, each call naming its own. `adapter`
+ * holds PEFT-keyed tensors (variables while training, constants when evaluating); `dropout` is for
+ * training only, with a seed so a step's mask is the same when a run resumes.
  *
  * @example
  * const logits = forward(base, ids, loraForwardOptions(adapterTensors, settings)).logits;
@@ -123,17 +125,25 @@ const projectionWeight = /^h\.(\d+)\.(attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c
 export function loraForwardOptions(
   adapter: ReadonlyMap<string, tf.Tensor>,
   s: Pick<LoraSettings, 'r' | 'alpha' | 'targetModules'>,
-): Pick<ForwardOptions, 'override'> {
+  dropout?: { rate: number; seed: number },
+): Pick<ForwardOptions, 'hooks'> {
   const scaling = loraScaling(s);
   return {
-    override: (name, own) => {
-      const match = projectionWeight.exec(name);
-      const target = match?.[2] as LoraTarget | undefined;
-      if (!target || !s.targetModules.includes(target)) return undefined;
-      const a = adapter.get(loraKey(Number(match![1]), target, 'A'));
-      const b = adapter.get(loraKey(Number(match![1]), target, 'B'));
-      if (!a || !b) throw new Error(`the adapter has no ${target} matrices for block ${match![1]}`);
-      return own.add(tf.matMul(a, b, true, true).mul(scaling));
+    hooks: {
+      projection: (name, input) => {
+        const match = projectionName.exec(name);
+        const target = match?.[2] as LoraTarget | undefined;
+        if (!target || !s.targetModules.includes(target)) return undefined;
+        const a = adapter.get(loraKey(Number(match![1]), target, 'A'));
+        const b = adapter.get(loraKey(Number(match![1]), target, 'B'));
+        if (!a || !b)
+          throw new Error(`the adapter has no ${target} matrices for block ${match![1]}`);
+        const x =
+          dropout && dropout.rate > 0
+            ? tf.dropout(input, dropout.rate, undefined, `${dropout.seed}:${name}`)
+            : input;
+        return tf.matMul(tf.matMul(x, a, false, true), b, false, true).mul(scaling);
+      },
     },
   };
 }
