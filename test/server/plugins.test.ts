@@ -69,7 +69,9 @@ describe('trainer plugins', () => {
   it('refuse an unknown plugin with the list of available ones', async () => {
     const res = await submit({ plugin: 'nope' });
     expect(res.status).toBe(400);
-    expect(res.json.error.message).toBe('plugin: no plugin "nope"; available: full, last-layer, lora, peft');
+    expect(res.json.error.message).toBe(
+      'plugin: no plugin "nope"; available: full, last-layer, lora, peft',
+    );
   });
 
   it('refuse a bad config before any compute, naming the field', async () => {
