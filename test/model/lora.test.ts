@@ -16,7 +16,14 @@ import {
 import { modelConfigSchema, parameterCount } from '../../plugins/model/config.ts';
 import { mulberry32 } from '../../plugins/model/random.ts';
 import * as tf from '../../plugins/model/tf.ts';
-import { createModel, forward, initWeights } from '../../plugins/model/transformer.ts';
+import { AdamW } from '../../plugins/model/train/adamw.ts';
+import {
+  createModel,
+  exportWeights,
+  forward,
+  initWeights,
+  lmLoss,
+} from '../../plugins/model/transformer.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'heldout-lora-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -164,5 +171,37 @@ describe('LoRA adapters', () => {
     expect(gap(run({ rate: 0.5, seed: 1 }), plain)).toBeGreaterThan(1e-3);
     expect(gap(run({ rate: 0.5, seed: 1 }), run({ rate: 0.5, seed: 2 }))).toBeGreaterThan(1e-3);
     expect(gap(run({ rate: 0, seed: 1 }), plain)).toBe(0);
+  });
+
+  it('leave the frozen base byte-identical while the adapter trains', () => {
+    const settings = loraSettingsSchema.parse({ r: 4, alpha: 8, dropout: 0.1 });
+    const base = initWeights(small, 5);
+    const model = createModel(small, base, () => false);
+    const adapter = new Map(
+      [...initLora(small, settings, 2)].map(([k, w]) => [
+        k,
+        tf.variable(tf.tensor(w.data, w.shape)),
+      ]),
+    );
+    const optimizer = new AdamW(adapter, { weightDecay: 0.1 });
+    const ids = tf.tensor2d([[1, 2, 3, 4, 5, 6, 7, 8]], undefined, 'int32');
+    const target = tf.tensor2d([[2, 3, 4, 5, 6, 7, 8, 9]], undefined, 'int32');
+    const before = adapter
+      .get(loraKey(0, 'attn.c_attn', 'B'))!
+      .dataSync()
+      .slice();
+    for (let step = 0; step < 5; step++) {
+      optimizer.step(() => {
+        const options = loraForwardOptions(adapter, settings, { rate: 0.1, seed: step });
+        return lmLoss(forward(model, ids, options).logits, target, tf.onesLike(target));
+      }, 1e-2);
+    }
+    expect(adapter.get(loraKey(0, 'attn.c_attn', 'B'))!.dataSync()).not.toEqual(before);
+    for (const [name, w] of exportWeights(model)) {
+      expect(
+        Buffer.from(w.data.buffer).equals(Buffer.from(base.get(name)!.data.buffer)),
+        name,
+      ).toBe(true);
+    }
   });
 });
