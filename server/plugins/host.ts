@@ -11,7 +11,7 @@ import {
 } from '../../plugins/sdk/index.ts';
 
 /** Built-in trainers, by name: loaded like any third-party plugin, by path, on first use. */
-const BUILTIN = ['full', 'lora', 'peft'] as const;
+const BUILTIN = ['full', 'lora', 'peft', 'rlhf'] as const;
 const builtinDir = fileURLToPath(new URL('../../plugins/builtin/', import.meta.url));
 
 export interface PluginSummary {

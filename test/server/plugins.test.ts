@@ -70,7 +70,7 @@ describe('trainer plugins', () => {
     const res = await submit({ plugin: 'nope' });
     expect(res.status).toBe(400);
     expect(res.json.error.message).toBe(
-      'plugin: no plugin "nope"; available: full, last-layer, lora, peft',
+      'plugin: no plugin "nope"; available: full, last-layer, lora, peft, rlhf',
     );
   });
 

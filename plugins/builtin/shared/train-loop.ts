@@ -34,14 +34,19 @@ export interface Pass {
   draw: number;
 }
 
-export interface LoopParts {
+export interface LoopParts<Item = m.Example> {
   ctx: TrainContext;
   /** Variables the optimiser updates (all of them for `full`; adapters for LoRA and PEFT). */
   trainable: Map<string, m.tf.Variable>;
   /** The loss of a batch (a scalar), built inside the optimiser's gradient tape. */
   loss: (batch: m.TensorBatch, pass: Pass) => m.tf.Scalar;
-  train: m.Example[];
-  validation: m.Example[];
+  /**
+   * Tensors for a batch of items (default: padded SFT/text examples). Pairwise methods (DPO, reward
+   * models) batch pairs and add their own tensors; every tensor field is disposed after use.
+   */
+  batchOf?: (items: Item[]) => m.TensorBatch;
+  train: Item[];
+  validation: Item[];
   padId: number;
   /**
    * Writes the checkpoint for `step` into `dir` (weights and config in the plugin's own layout);
@@ -63,16 +68,23 @@ export interface LoopParts {
 const OPTIMIZER_FILE = 'optimizer.safetensors';
 const GPU_SAMPLE_EVERY = 10;
 
-function validationLoss(parts: LoopParts, batchSize: number): number | undefined {
+const disposeBatch = (batch: m.TensorBatch) =>
+  tf.dispose(Object.values(batch).filter((v): v is m.tf.Tensor => v instanceof tf.Tensor));
+
+function batcher<Item>(parts: LoopParts<Item>) {
+  return parts.batchOf ?? ((items: Item[]) => m.toBatch(items as m.Example[], parts.padId));
+}
+
+function validationLoss<Item>(parts: LoopParts<Item>, batchSize: number): number | undefined {
   if (parts.validation.length === 0) return undefined;
   let weighted = 0;
   let tokens = 0;
   for (let i = 0; i < parts.validation.length; i += batchSize) {
-    const batch = m.toBatch(parts.validation.slice(i, i + batchSize), parts.padId);
+    const batch = batcher(parts)(parts.validation.slice(i, i + batchSize));
     const loss = tf.tidy(() => parts.loss(batch, { training: false, draw: 0 }).dataSync()[0]!);
     weighted += loss * batch.tokens;
     tokens += batch.tokens;
-    tf.dispose([batch.input, batch.target, batch.mask]);
+    disposeBatch(batch);
   }
   return tokens > 0 ? weighted / tokens : undefined;
 }
@@ -83,7 +95,10 @@ function validationLoss(parts: LoopParts, batchSize: number): number | undefined
  * checkpoints (with optimiser state) every N steps and at the end, system metrics, cancellation,
  * and resumption from the run's latest checkpoint, which replays the same data order.
  */
-export async function runTrainingLoop(parts: LoopParts, s: LoopSettings): Promise<TrainResult> {
+export async function runTrainingLoop<Item = m.Example>(
+  parts: LoopParts<Item>,
+  s: LoopSettings,
+): Promise<TrainResult> {
   const { ctx } = parts;
   const optimizer = new m.AdamW(parts.trainable, {
     weightDecay: s.weightDecay,
@@ -133,12 +148,12 @@ export async function runTrainingLoop(parts: LoopParts, s: LoopSettings): Promis
     let tokens = 0;
     let summed: Map<string, m.tf.Tensor> | undefined;
     for (let micro = 0; micro < s.gradAccumulation; micro++) {
-      const batch = m.toBatch(next(), parts.padId);
+      const batch = batcher(parts)(next());
       const draw = step * s.gradAccumulation + micro;
       const { loss, grads } = optimizer.gradients(() =>
         parts.loss(batch, { training: true, draw }),
       );
-      tf.dispose([batch.input, batch.target, batch.mask]);
+      disposeBatch(batch);
       lossSum += loss;
       tokens += batch.tokens;
       if (!summed) summed = grads;

@@ -79,12 +79,12 @@ export function toBatch(examples: Example[], padId: number): TensorBatch {
  * An endless sequence of batches: each epoch is a seeded shuffle of the examples, so a run is
  * reproducible and a resumed run (same seed, skipping `start` batches) sees the same data.
  */
-export function batchStream(
-  examples: Example[],
+export function batchStream<T = Example>(
+  examples: T[],
   batchSize: number,
   seed: number,
   start = 0,
-): () => Example[] {
+): () => T[] {
   if (examples.length === 0) throw new Error('no examples to train on');
   const perEpoch = Math.max(1, Math.floor(examples.length / batchSize));
   let index = start;
