@@ -60,6 +60,8 @@ export async function saveCheckpointDir(
   await mkdir(dir, { recursive: true });
   const ordered: WeightMap = new Map();
   for (const name of parameterShapes(config).keys()) ordered.set(name, weights.get(name)!);
+  // Heads beyond the language model (a reward model's `score.weight`) follow the architecture's.
+  for (const [name, w] of weights) if (!ordered.has(name)) ordered.set(name, w);
   await saveSafetensorsFile(path.join(dir, WEIGHTS_FILE), ordered, { format: 'pt', ...metadata });
   const configTmp = path.join(dir, `.${CONFIG_FILE}.tmp`);
   await writeFile(

@@ -14,3 +14,4 @@ export * as tf from './tf.ts';
 export * from './train/sft.ts';
 export * from './adapters/lora.ts';
 export * from './adapters/peft.ts';
+export { mulberry32, normal } from './random.ts';

@@ -49,6 +49,25 @@ describe('DPO on the shipped politeness task', () => {
     120_000,
   );
 
+  it('trains a reward model whose held-out pairwise accuracy reaches 0.8', async () => {
+    const h = localContext({ baseDir, train, validation });
+    await rlhf.train(
+      config({
+        method: 'reward',
+        steps: 30,
+        learningRate: 1e-3,
+        validationEvery: 15,
+        checkpointEvery: 30,
+      }),
+      h.ctx,
+    );
+    const [, after] = h.series('reward/heldout_accuracy').map((p) => p.value);
+    expect(after!).toBeGreaterThanOrEqual(0.8);
+    const saved = await m.loadSafetensorsFile(`${h.saved.at(-1)!.dir}/model.safetensors`);
+    expect(saved.tensors.get('score.weight')!.shape).toEqual([1, 128]);
+    h.cleanup();
+  }, 120_000);
+
   it('refuses data that is not preference pairs', () => {
     expect(() =>
       rlhf.validate!(config(), { datasets: [{ role: 'train', kind: 'sft', rowCount: 3 }] }),

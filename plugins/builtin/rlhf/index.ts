@@ -7,11 +7,13 @@ import {
 } from '../../sdk/index.ts';
 import { loopSettingsSchema } from '../shared/settings.ts';
 import { runTrainingLoop } from '../shared/train-loop.ts';
+import { trainReward } from './reward.ts';
 
 const { tf } = m;
 
 const configSchema = loopSettingsSchema.extend({
-  method: z.literal('dpo'),
+  /** `dpo`: preference optimisation without a reward model; `reward`: a Bradley-Terry reward model. */
+  method: z.enum(['dpo', 'reward']),
   /** DPO's temperature: how far the policy may move from the reference for a given margin. */
   beta: z.number().positive().max(10).default(0.1),
   /** `lora`: policy = base + adapter, reference = the base alone (no second copy in memory). */
@@ -79,7 +81,7 @@ export default definePlugin({
     name: 'rlhf',
     version: '0.1.0',
     sdk: '^1',
-    description: 'preference optimisation: DPO on full weights or a LoRA adapter',
+    description: 'preference learning: reward models, and DPO on full weights or a LoRA adapter',
   },
   configSchema,
   capabilities: ['preference-data', 'full-weights', 'adapter', 'resume'],
@@ -93,6 +95,7 @@ export default definePlugin({
     }
   },
   async train(config, ctx) {
+    if (config.method === 'reward') return trainReward(config, ctx);
     const { config: modelConfig, weights } = await m.loadCheckpointDir(ctx.baseModel.dir);
     const tokenizer = await m.loadTokenizer(ctx.baseModel.dir);
     const padId = tokenizer.padId ?? tokenizer.eosId;

@@ -1,0 +1,155 @@
+import {
+  model as m,
+  PluginConfigError,
+  type DatasetSplit,
+  type TrainContext,
+  type TrainResult,
+} from '../../sdk/index.ts';
+import { runTrainingLoop, type LoopSettings } from '../shared/train-loop.ts';
+
+const { tf } = m;
+
+/** Hugging Face's name for a sequence-classification head (GPT2ForSequenceClassification). */
+export const SCORE_KEY = 'score.weight';
+
+interface Pair {
+  chosen: number[];
+  rejected: number[];
+}
+
+type PairBatch = m.TensorBatch & { pairs: number; last: m.tf.Tensor1D };
+
+function encode(
+  split: DatasetSplit | undefined,
+  tokenizer: m.Tokenizer,
+  maxLength: number,
+): Pair[] {
+  if (!split) return [];
+  if (split.kind !== 'preference') {
+    throw new PluginConfigError(
+      `a reward model needs preference data, not ${split.kind}`,
+      'datasets.train',
+    );
+  }
+  const ids = (prompt: string, response: string) =>
+    [...tokenizer.encode(prompt), ...tokenizer.encode(response), tokenizer.eosId].slice(-maxLength);
+  return (split.rows as { prompt: string; chosen: string; rejected: string }[]).map((r) => ({
+    chosen: ids(r.prompt, r.chosen),
+    rejected: ids(r.prompt, r.rejected),
+  }));
+}
+
+/**
+ * A reward model: the transformer reads prompt + response + end-of-text and a scalar head scores
+ * its last hidden state. Trained on preference pairs with the Bradley-Terry loss,
+ * -log sigmoid(r_chosen - r_rejected); pairwise accuracy on the held-out pairs is logged before and
+ * after (`reward/heldout_accuracy`). The checkpoint is a GPT-2 with a `score.weight` [1, n_embd]
+ * head, as GPT2ForSequenceClassification stores it.
+ */
+export async function trainReward(
+  config: LoopSettings & { maxLength: number },
+  ctx: TrainContext,
+): Promise<TrainResult> {
+  const { config: modelConfig, weights } = await m.loadCheckpointDir(ctx.baseModel.dir);
+  const tokenizer = await m.loadTokenizer(ctx.baseModel.dir);
+  const padId = tokenizer.padId ?? tokenizer.eosId;
+  const model = m.createModel(modelConfig, weights);
+  const rand = m.mulberry32(config.seed + 17);
+  const head = tf.variable(
+    tf.tensor(
+      Float32Array.from({ length: modelConfig.n_embd }, () => m.normal(rand) * 0.02),
+      [1, modelConfig.n_embd],
+    ),
+  );
+  const trainable = new Map([...model.params, [SCORE_KEY, head]]);
+  const train = encode(ctx.datasets.train, tokenizer, config.maxLength);
+  const validation = encode(ctx.datasets.validation, tokenizer, config.maxLength);
+
+  const batchOf = (pairs: Pair[]): PairBatch => {
+    const seqs = [...pairs.map((p) => p.chosen), ...pairs.map((p) => p.rejected)];
+    const time = Math.max(...seqs.map((s) => s.length));
+    const input = new Int32Array(seqs.length * time).fill(padId);
+    seqs.forEach((s, b) => input.set(s, b * time));
+    const ids = tf.tensor2d(input, [seqs.length, time], 'int32');
+    return {
+      input: ids,
+      target: ids.clone(),
+      mask: tf.zeros([seqs.length, time]) as m.tf.Tensor2D,
+      tokens: pairs.length,
+      pairs: pairs.length,
+      // Flat index of each sequence's last real token in [B * T].
+      last: tf.tensor1d(
+        seqs.map((s, b) => b * time + s.length - 1),
+        'int32',
+      ),
+    };
+  };
+  const rewards = (b: PairBatch) => {
+    const { hidden } = m.forward(model, b.input);
+    const [batch, time, dim] = hidden.shape;
+    const final = tf.gather(hidden.reshape([batch * time, dim]), b.last);
+    return tf.matMul(final, head, false, true).reshape([-1]);
+  };
+  const accuracy = (split: Pair[]) => {
+    let right = 0;
+    for (let i = 0; i < split.length; i += config.batchSize) {
+      const b = batchOf(split.slice(i, i + config.batchSize));
+      right += tf.tidy(() => {
+        const r = rewards(b);
+        return r.slice(0, b.pairs).greater(r.slice(b.pairs)).sum().dataSync()[0]!;
+      });
+      tf.dispose([b.input, b.target, b.mask, b.last]);
+    }
+    return right / split.length;
+  };
+  const heldOut = validation.length ? validation : train;
+  const before = accuracy(heldOut);
+  const total = m.parameterCount(modelConfig) + modelConfig.n_embd;
+  ctx.report.parameters({ total, trainable: total });
+  try {
+    const result = await runTrainingLoop<Pair>(
+      {
+        ctx,
+        trainable,
+        train,
+        validation,
+        padId,
+        batchOf,
+        loss: (batch) => {
+          const b = batch as PairBatch;
+          const r = rewards(b);
+          return tf.softplus(r.slice(b.pairs).sub(r.slice(0, b.pairs))).mean() as m.tf.Scalar;
+        },
+        async writeCheckpoint(dir) {
+          const out = m.exportWeights(model);
+          out.set(SCORE_KEY, { shape: head.shape, data: Float32Array.from(head.dataSync()) });
+          await m.saveCheckpointDir(
+            dir,
+            { ...modelConfig, num_labels: 1, pad_token_id: padId },
+            out,
+          );
+          await m.saveTokenizer(dir, tokenizer);
+          return { kind: 'full', trainableParams: total, totalParams: total };
+        },
+        async loadCheckpoint(dir) {
+          const saved = await m.loadSafetensorsFile(`${dir}/model.safetensors`);
+          for (const [name, v] of trainable) {
+            const t = saved.tensors.get(name) ?? saved.tensors.get(`transformer.${name}`);
+            if (!t) throw new PluginConfigError(`the checkpoint has no tensor ${name}`);
+            v.assign(tf.tensor(t.data, v.shape));
+          }
+        },
+      },
+      config,
+    );
+    ctx.report.metrics([
+      { key: 'reward/heldout_accuracy', value: before, step: 0 },
+      { key: 'reward/heldout_accuracy', value: accuracy(heldOut), step: result.steps },
+    ]);
+    await ctx.report.flush();
+    return result;
+  } finally {
+    head.dispose();
+    m.disposeModel(model);
+  }
+}
