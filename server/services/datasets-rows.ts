@@ -29,7 +29,30 @@ const expected = z.union([text(), z.array(text())], {
 export const rowSchemas = {
   text: z.object({ text: text() }),
   sft: z.object({ prompt: text(), response: text() }),
-  preference: z.object({ prompt: text(), chosen: text(), rejected: text() }),
+  // A pair, or a ranked list (best first) that trainers expand into every ordered pair.
+  preference: z
+    .object({
+      prompt: text(),
+      chosen: text().optional(),
+      rejected: text().optional(),
+      responses: z
+        .array(text(), {
+          error: (iss) => `expected an array of strings, received ${typeName(iss.input)}`,
+        })
+        .min(2, 'must rank at least 2 responses')
+        .optional(),
+    })
+    .superRefine((row, ctx) => {
+      if (row.responses) return;
+      for (const field of ['chosen', 'rejected'] as const) {
+        if (row[field] === undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: [field],
+            message: 'required (or give "responses", best first)',
+          });
+      }
+    }),
   eval: z.object({
     id: evalId(),
     input: text(),
@@ -48,7 +71,7 @@ type Row<K extends DatasetKind> = z.infer<(typeof rowSchemas)[K]>;
 export const textFields = {
   text: (r: Row<'text'>) => [r.text],
   sft: (r: Row<'sft'>) => [r.prompt, r.response],
-  preference: (r: Row<'preference'>) => [r.prompt, r.chosen, r.rejected],
+  preference: (r: Row<'preference'>) => [r.prompt, ...(r.responses ?? [r.chosen!, r.rejected!])],
   eval: (r: Row<'eval'>) => [r.input, ...(Array.isArray(r.expected) ? r.expected : [r.expected])],
 } satisfies { [K in DatasetKind]: (row: Row<K>) => string[] };
 

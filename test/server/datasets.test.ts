@@ -71,7 +71,10 @@ describe('dataset upload', () => {
       { prompt: 'Add 2 and 2.', response: '4' },
       { prompt: 'Capital of Peru?', response: 'Lima', source: 'extra keys are kept' },
     ],
-    preference: [{ prompt: 'Greet me.', chosen: 'Hello!', rejected: 'No.' }],
+    preference: [
+      { prompt: 'Greet me.', chosen: 'Hello!', rejected: 'No.' },
+      { prompt: 'Thank me.', responses: ['Thank you!', 'Thanks.', 'Whatever.'] },
+    ],
     eval: [
       { id: 'q1', input: '2+2?', expected: '4' },
       { id: 'q2', input: 'Colour of the sky?', expected: ['blue', 'azure'], metadata: { a: 1 } },
@@ -164,6 +167,16 @@ describe('dataset upload', () => {
       ],
       ['eval', '{"id": "a", "input": "x", "expected": "y", "metadata": []}', 'line 1: metadata:'],
       ['text', '', 'the file holds no rows'],
+      [
+        'preference',
+        '{"prompt": "p", "chosen": "a"}',
+        'line 1: rejected: required (or give "responses", best first)',
+      ],
+      [
+        'preference',
+        '{"prompt": "p", "responses": ["a"]}',
+        'line 1: responses: must rank at least 2',
+      ],
     ];
     for (const [kind, body, message] of cases) {
       const bad = await upload(`bad-${kind}`, body, `?kind=${kind}`);

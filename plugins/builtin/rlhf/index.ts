@@ -8,6 +8,7 @@ import {
 import { loopSettingsSchema } from '../shared/settings.ts';
 import { runTrainingLoop } from '../shared/train-loop.ts';
 import { trainReward } from './reward.ts';
+import { preferencePairs } from '../shared/preferences.ts';
 
 const { tf } = m;
 
@@ -56,7 +57,7 @@ function encodePairs(
   if (split.kind !== 'preference') {
     throw new PluginConfigError(`dpo needs preference data, not ${split.kind}`, 'datasets.train');
   }
-  const rows = split.rows as { prompt: string; chosen: string; rejected: string }[];
+  const rows = preferencePairs(split.rows);
   const chosen = m.encodeSft(
     rows.map((r) => ({ prompt: r.prompt, response: r.chosen })),
     tokenizer,

@@ -5,6 +5,7 @@ import {
   type TrainContext,
   type TrainResult,
 } from '../../sdk/index.ts';
+import { preferencePairs } from '../shared/preferences.ts';
 import { runTrainingLoop, type LoopSettings } from '../shared/train-loop.ts';
 
 const { tf } = m;
@@ -33,7 +34,7 @@ function encode(
   }
   const ids = (prompt: string, response: string) =>
     [...tokenizer.encode(prompt), ...tokenizer.encode(response), tokenizer.eosId].slice(-maxLength);
-  return (split.rows as { prompt: string; chosen: string; rejected: string }[]).map((r) => ({
+  return preferencePairs(split.rows).map((r) => ({
     chosen: ids(r.prompt, r.chosen),
     rejected: ids(r.prompt, r.rejected),
   }));
