@@ -89,10 +89,9 @@ export function disposeCache(cache: KvCache | undefined): void {
 /** A parameter as used in the forward pass; `override` lets adapters substitute a weight. */
 export type ParamLookup = (name: string) => tf.Tensor;
 
-// Sums over the rows of [rows, cols] as a product with a row of ones: wasm's reduction over the
-// first axis transposes first, and the matrix-product kernel is 10x faster.
-const columnSum = (dy: tf.Tensor, cols: number) =>
-  tf.matMul(tf.ones([1, dy.shape[0]!]), dy).reshape([cols]);
+// Sums over the rows of [rows, cols]. On wasm this is backend/wasm-sum.ts, which adds rows in
+// place (the stock kernel transposes first; a product with a row of ones packs all of dy).
+const columnSum = (dy: tf.Tensor) => dy.sum(0);
 
 // A parameter no gradient is asked for (a frozen base under adapters). Ops below leave such
 // operands out of their inputs so their backward passes skip its products: autodiff prunes
@@ -147,8 +146,7 @@ function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number)
           .sub(dxhat.mean(-1, true))
           .sub(xh!.mul(dxhat.mul(xh!).mean(-1, true)))
           .mul(r!);
-        const d = g!.shape[0]!;
-        return [dx, () => columnSum(dy.mul(xh!), d), () => columnSum(dy, d)];
+        return [dx, () => columnSum(dy.mul(xh!)), () => columnSum(dy)];
       },
     };
   });
@@ -195,7 +193,7 @@ function linear(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor): tf.Tensor {
       grads: (dy, [xs, ws]) => [
         tf.matMul(dy, ws!, false, true),
         () => tf.matMul(xs!, dy, true, false),
-        () => columnSum(dy, ws!.shape[1]!),
+        () => columnSum(dy),
       ],
     };
   });

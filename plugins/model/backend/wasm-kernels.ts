@@ -11,6 +11,7 @@ import { ADAMW_UPDATE, SUM_OF_SQUARES, adamWUpdate, sumOfSquares } from './wasm-
 import { gatherRows } from './wasm-gather.ts';
 import { shareData } from './wasm-share.ts';
 import { slice, splitV } from './wasm-slice.ts';
+import { sumLeading } from './wasm-sum.ts';
 import { transpose } from './wasm-transpose.ts';
 import { fastMatMul, fastPathApplies } from './wasm-matmul.ts';
 import type { FusedActivation, MatMulArgs } from './wasm-matmul.ts';
@@ -54,6 +55,7 @@ export const wasmKernelOverrides = {
   Transpose: transpose,
   Slice: slice,
   SplitV: splitV,
+  Sum: sumLeading,
   GatherV2: gatherRows,
   [ADAMW_UPDATE]: adamWUpdate,
   [SUM_OF_SQUARES]: sumOfSquares,
@@ -67,7 +69,7 @@ export const wasmKernelOverrides = {
  * shape through XNNPACK (the stock kernels send those to a scalar loop, about 5x slower per training
  * step), adds the kernels gradients need that wasm lacks (`UnsortedSegmentSum`), makes `Identity`
  * and same-dtype `Cast` share data instead of copying it, transposes large matrices cache-blocked,
- * slices without first copying the whole input, gathers whole rows with row copies, and adds
+ * slices without first copying the whole input, sums over leading axes without a transpose, gathers whole rows with row copies, and adds
  * one-pass AdamW kernels (train/adamw.ts uses them when registered).
  * Idempotent; works before or after the backend is initialised. Returns the kernel names it
  * registered.
