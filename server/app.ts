@@ -14,6 +14,7 @@ import { healthRoutes } from './routes/health.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { metricRoutes } from './routes/metrics.ts';
 import { pluginRoutes } from './routes/plugins.ts';
+import { preferenceRoutes } from './routes/preferences.ts';
 import { projectRoutes } from './routes/projects.ts';
 import { runRoutes } from './routes/runs.ts';
 
@@ -57,7 +58,8 @@ export function createApp(deps: AppDeps) {
     .route('/', metricRoutes(deps))
     .route('/', pluginRoutes(deps))
     .route('/', checkpointRoutes(deps))
-    .route('/', jobRoutes(deps));
+    .route('/', jobRoutes(deps))
+    .route('/', preferenceRoutes(deps));
   api.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: {

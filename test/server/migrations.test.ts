@@ -46,6 +46,7 @@ describe('migrateDatabase', () => {
       'model_outputs',
       'model_versions',
       'models',
+      'preferences',
       'projects',
       'promotions',
       'run_datasets',

@@ -6,3 +6,4 @@ export * from './metrics.ts';
 export * from './evaluations.ts';
 export * from './registry.ts';
 export * from './jobs.ts';
+export * from './preferences.ts';
