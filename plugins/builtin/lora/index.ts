@@ -1,6 +1,6 @@
 import { definePlugin, model as m, PluginConfigError } from '../../sdk/index.ts';
 import { examplesOf } from '../shared/data.ts';
-import { loopSettingsSchema } from '../shared/settings.ts';
+import { checkRun, loopSettingsSchema } from '../shared/settings.ts';
 import { runTrainingLoop } from '../shared/train-loop.ts';
 
 const { tf } = m;
@@ -22,17 +22,7 @@ export default definePlugin({
   configSchema,
   capabilities: ['sft-data', 'text-data', 'adapter', 'resume'],
   validate(config, info) {
-    const train = info.datasets.find((d) => d.role === 'train');
-    if (!train) throw new PluginConfigError('a train dataset is required', 'datasets');
-    if (train.kind !== 'sft' && train.kind !== 'text') {
-      throw new PluginConfigError(
-        `lora trains on sft or text data, not ${train.kind}`,
-        'datasets.train',
-      );
-    }
-    if (config.warmupSteps >= config.steps) {
-      throw new PluginConfigError(`must be below steps (${config.steps})`, 'warmupSteps');
-    }
+    checkRun('lora', ['sft', 'text'], config, info);
   },
   async train(config, ctx) {
     const { config: modelConfig, weights } = await m.loadCheckpointDir(ctx.baseModel.dir);

@@ -1,4 +1,4 @@
-import { z } from '../../sdk/index.ts';
+import { PluginConfigError, z, type SubmitInfo } from '../../sdk/index.ts';
 
 /** The config fields every built-in trainer shares, with the defaults a first run should use. */
 export const loopSettingsSchema = z.object({
@@ -17,3 +17,26 @@ export const loopSettingsSchema = z.object({
 });
 
 export type LoopConfig = z.infer<typeof loopSettingsSchema>;
+
+/**
+ * The submission checks every built-in trainer makes: a train dataset of a kind it can use, and
+ * a warmup shorter than the run. Throws PluginConfigError naming the field.
+ */
+export function checkRun(
+  plugin: string,
+  kinds: readonly string[],
+  config: { steps: number; warmupSteps: number },
+  info: SubmitInfo,
+): void {
+  const train = info.datasets.find((d) => d.role === 'train');
+  if (!train) throw new PluginConfigError('a train dataset is required', 'datasets');
+  if (!kinds.includes(train.kind)) {
+    throw new PluginConfigError(
+      `${plugin} trains on ${kinds.join(' or ')} data, not ${train.kind}`,
+      'datasets.train',
+    );
+  }
+  if (config.warmupSteps >= config.steps) {
+    throw new PluginConfigError(`must be below steps (${config.steps})`, 'warmupSteps');
+  }
+}
