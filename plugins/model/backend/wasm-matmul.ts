@@ -74,21 +74,6 @@ export const fastPathApplies = ({ a, b }: MatMulArgs) =>
  * const out = fastMatMul(backend, { a, b, transposeA: false, transposeB: true });
  */
 export function fastMatMul(backend: WasmBackend, args: MatMulArgs): TensorInfo {
-  if (flipPays(args)) {
-    // a^T b = (b^T a)^T: transposes b and the product instead of a, the largest of the three
-    // (attention's backward: [128, 128] probabilities against [128, 32] values; 20-30% faster).
-    const flipped = fastMatMul(backend, {
-      a: args.b,
-      b: args.a,
-      transposeA: true,
-      transposeB: false,
-    });
-    try {
-      return swapLastTwo(backend, flipped);
-    } finally {
-      backend.disposeData(flipped.dataId);
-    }
-  }
   const temps: TensorInfo[] = [];
   const own = (t: TensorInfo) => (temps.push(t), t);
   try {
@@ -118,18 +103,6 @@ export function fastMatMul(backend: WasmBackend, args: MatMulArgs): TensorInfo {
   } finally {
     for (const t of temps) backend.disposeData(t.dataId);
   }
-}
-
-function flipPays({ a, b, transposeA, transposeB, bias, activation }: MatMulArgs): boolean {
-  if (!transposeA || transposeB || bias || (activation ?? 'linear') !== 'linear') return false;
-  const m = a.shape[a.shape.length - 1]!;
-  const n = b.shape[b.shape.length - 1]!;
-  const batch = util.sizeFromShape(
-    broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2)),
-  );
-  // Batched only: a 2-D weight gradient flipped makes XNNPACK pack the large operand as its
-  // weights, which then no longer fit in cache, and the product got slower.
-  return batch > 1 && util.sizeFromShape(a.shape) > util.sizeFromShape(b.shape) + batch * m * n;
 }
 
 function product(

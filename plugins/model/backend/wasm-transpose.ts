@@ -30,7 +30,7 @@ type Numbers = Float32Array | Int32Array | Uint8Array;
 // Cache-blocked: the stock wasm kernel walks the output with a stride of a whole row, which
 // misses the cache on every element once a matrix outgrows it (5-9 ms for [1024, 512] against
 // 0.4 ms here). On matrices that fit, the stock loop is the faster of the two.
-const LARGE = 32 * 1024;
+const LARGE = 16 * 1024;
 const BLOCK = 64;
 
 function swapElements(src: Numbers, dst: Numbers, batch: number, rows: number, cols: number) {
