@@ -1,6 +1,7 @@
 import { util } from '@tensorflow/tfjs-core';
 import type { KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
 import type { WasmBackend } from './wasm-internals.ts';
+import { shareData } from './wasm-share.ts';
 
 type KernelArgs = Parameters<KernelConfig['kernelFunc']>[0];
 
@@ -90,6 +91,8 @@ export function transpose(args: KernelArgs, stock: KernelConfig | null): TensorI
   const x = (args.inputs as { x?: TensorInfo }).x;
   const perm = (args.attrs as { perm?: number[] } | undefined)?.perm;
   if (!x || !perm) throw new Error('Transpose: missing input');
+  // The identity permutation (tfjs's gradients make some) shares data as Identity does.
+  if (perm.every((p, i) => p === i)) return shareData(args, stock);
   const s = x.dtype === 'string' || x.dtype === 'complex64' ? undefined : asSwap(x.shape, perm);
   // With whole rows to move (inner > 1) the stock loop reads and writes runs and stays fast.
   if (!s || s.inner > 1 || s.rows * s.cols < LARGE) {
