@@ -1,7 +1,7 @@
 import { definePlugin, model as m, PluginConfigError } from '../../sdk/index.ts';
 import { examplesOf } from '../shared/data.ts';
 import { checkRun, loopSettingsSchema } from '../shared/settings.ts';
-import { runTrainingLoop } from '../shared/train-loop.ts';
+import { runTrainingLoop, snapshot } from '../shared/train-loop.ts';
 
 const { tf } = m;
 
@@ -60,10 +60,7 @@ export default definePlugin({
           ),
           padId: tokenizer.padId ?? tokenizer.eosId,
           async writeCheckpoint(dir) {
-            const values: m.WeightMap = new Map();
-            for (const [key, v] of adapter)
-              values.set(key, { shape: v.shape, data: v.dataSync() as Float32Array });
-            await m.saveLoraAdapter(dir, values, settings, {
+            await m.saveLoraAdapter(dir, snapshot(adapter), settings, {
               name: ctx.baseModel.checkpointId ?? 'tiny-base',
               sha256: ctx.baseModel.sha256,
             });

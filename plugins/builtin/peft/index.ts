@@ -1,7 +1,7 @@
 import { definePlugin, model as m, PluginConfigError, z } from '../../sdk/index.ts';
 import { examplesOf } from '../shared/data.ts';
 import { checkRun, loopSettingsSchema } from '../shared/settings.ts';
-import { runTrainingLoop, type LoopParts } from '../shared/train-loop.ts';
+import { runTrainingLoop, snapshot, type LoopParts } from '../shared/train-loop.ts';
 
 const { tf } = m;
 
@@ -21,10 +21,6 @@ type Parts = Pick<LoopParts, 'trainable' | 'loss' | 'decays'> & {
 
 const variable = (w: { shape: number[]; data: Float32Array }) =>
   tf.variable(tf.tensor(w.data, w.shape), true);
-const snapshot = (vars: Map<string, m.tf.Variable>): m.WeightMap =>
-  new Map(
-    [...vars].map(([k, v]) => [k, { shape: v.shape, data: Float32Array.from(v.dataSync()) }]),
-  );
 const assignAll = (vars: Map<string, m.tf.Variable>, weights: m.WeightMap) => {
   for (const [key, v] of vars) {
     const w = weights.get(key);

@@ -6,7 +6,7 @@ import {
   type DatasetSplit,
 } from '../../sdk/index.ts';
 import { loopSettingsSchema } from '../shared/settings.ts';
-import { runTrainingLoop } from '../shared/train-loop.ts';
+import { disposeBatch, runTrainingLoop, snapshot } from '../shared/train-loop.ts';
 import { trainReward } from './reward.ts';
 import { preferencePairs } from '../shared/preferences.ts';
 
@@ -129,7 +129,8 @@ export default definePlugin({
         const logp = tf.tidy(() => sequenceLogprobs(m.forward(reference, b.input).logits, b));
         const values = logp.dataSync();
         pairs.forEach((p, k) => (p.reference = [values[k]!, values[k + pairs.length]!]));
-        tf.dispose([logp, b.input, b.target, b.mask, b.refChosen, b.refRejected]);
+        logp.dispose();
+        disposeBatch(b);
       }
     }
     const margins = (split: Pair[]) => {
@@ -141,7 +142,7 @@ export default definePlugin({
           const lp = sequenceLogprobs(m.forward(policy, b.input, applied).logits, b);
           return lp.slice(0, b.pairs).sub(lp.slice(b.pairs)).sum().dataSync()[0]!;
         });
-        tf.dispose([b.input, b.target, b.mask, b.refChosen, b.refRejected]);
+        disposeBatch(b);
       }
       return sum / split.length;
     };
@@ -172,10 +173,7 @@ export default definePlugin({
           },
           async writeCheckpoint(dir) {
             if (lora) {
-              const values: m.WeightMap = new Map();
-              for (const [key, v] of adapter)
-                values.set(key, { shape: v.shape, data: Float32Array.from(v.dataSync()) });
-              await m.saveLoraAdapter(dir, values, settings, {
+              await m.saveLoraAdapter(dir, snapshot(adapter), settings, {
                 name: ctx.baseModel.checkpointId ?? 'tiny-base',
                 sha256: ctx.baseModel.sha256,
               });

@@ -6,7 +6,7 @@ import {
   type TrainResult,
 } from '../../sdk/index.ts';
 import { preferencePairs } from '../shared/preferences.ts';
-import { runTrainingLoop, type LoopSettings } from '../shared/train-loop.ts';
+import { disposeBatch, runTrainingLoop, type LoopSettings } from '../shared/train-loop.ts';
 
 const { tf } = m;
 
@@ -99,7 +99,7 @@ export async function trainReward(
         const r = rewards(b);
         return r.slice(0, b.pairs).greater(r.slice(b.pairs)).sum().dataSync()[0]!;
       });
-      tf.dispose([b.input, b.target, b.mask, b.last]);
+      disposeBatch(b);
     }
     return right / split.length;
   };

@@ -68,8 +68,15 @@ export interface LoopParts<Item = m.Example> {
 const OPTIMIZER_FILE = 'optimizer.safetensors';
 const GPU_SAMPLE_EVERY = 10;
 
-const disposeBatch = (batch: m.TensorBatch) =>
+/** Disposes every tensor a batch holds, the extra ones pairwise methods add included. */
+export const disposeBatch = (batch: m.TensorBatch) =>
   tf.dispose(Object.values(batch).filter((v): v is m.tf.Tensor => v instanceof tf.Tensor));
+
+/** The current values of variables, copied, as a checkpoint writer saves them. */
+export const snapshot = (vars: ReadonlyMap<string, m.tf.Variable>): m.WeightMap =>
+  new Map(
+    [...vars].map(([k, v]) => [k, { shape: v.shape, data: Float32Array.from(v.dataSync()) }]),
+  );
 
 function batcher<Item>(parts: LoopParts<Item>) {
   return parts.batchOf ?? ((items: Item[]) => m.toBatch(items as m.Example[], parts.padId));

@@ -27,6 +27,32 @@ export type LoraSettings = z.infer<typeof loraSettingsSchema>;
 export const ADAPTER_CONFIG_FILE = 'adapter_config.json';
 export const ADAPTER_WEIGHTS_FILE = 'adapter_model.safetensors';
 
+/**
+ * Writes an adapter's two files, as every PEFT method stores them; returns the weights file's
+ * sha256 and size, which identify the checkpoint.
+ */
+export async function writeAdapterFiles(
+  dir: string,
+  config: object,
+  weights: WeightMap,
+): Promise<{ sha256: string; sizeBytes: number }> {
+  await mkdir(dir, { recursive: true });
+  await writeFile(path.join(dir, ADAPTER_CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`);
+  const file = path.join(dir, ADAPTER_WEIGHTS_FILE);
+  await saveSafetensorsFile(file, weights, { format: 'pt' });
+  const bytes = await readFile(file);
+  return { sha256: createHash('sha256').update(bytes).digest('hex'), sizeBytes: bytes.length };
+}
+
+/** An adapter's config (unchecked: the caller knows its method) and tensors by key. */
+export async function readAdapterFiles<C>(dir: string): Promise<{ config: C; weights: WeightMap }> {
+  const config = JSON.parse(await readFile(path.join(dir, ADAPTER_CONFIG_FILE), 'utf8')) as C;
+  const { tensors } = await loadSafetensorsFile(path.join(dir, ADAPTER_WEIGHTS_FILE));
+  const weights: WeightMap = new Map();
+  for (const [key, t] of tensors) weights.set(key, { shape: t.shape, data: t.data });
+  return { config, weights };
+}
+
 /** PEFT's key for a LoRA matrix of block `layer`'s projection `target`. */
 export const loraKey = (layer: number, target: LoraTarget, matrix: 'A' | 'B') =>
   `base_model.model.transformer.h.${layer}.${target}.lora_${matrix}.weight`;
@@ -204,7 +230,6 @@ export async function saveLoraAdapter(
   s: LoraSettings,
   base: { name: string; sha256: string },
 ): Promise<{ sha256: string; sizeBytes: number }> {
-  await mkdir(dir, { recursive: true });
   const config: AdapterConfig = {
     peft_type: 'LORA',
     task_type: 'CAUSAL_LM',
@@ -218,19 +243,13 @@ export async function saveLoraAdapter(
     base_model_name_or_path: base.name,
     heldout_base_sha256: base.sha256,
   };
-  await writeFile(path.join(dir, ADAPTER_CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`);
-  const file = path.join(dir, ADAPTER_WEIGHTS_FILE);
-  await saveSafetensorsFile(file, adapter, { format: 'pt' });
-  const bytes = await readFile(file);
-  return { sha256: createHash('sha256').update(bytes).digest('hex'), sizeBytes: bytes.length };
+  return writeAdapterFiles(dir, config, adapter);
 }
 
 export async function loadLoraAdapter(
   dir: string,
 ): Promise<{ config: AdapterConfig; settings: LoraSettings; weights: WeightMap }> {
-  const config = JSON.parse(
-    await readFile(path.join(dir, ADAPTER_CONFIG_FILE), 'utf8'),
-  ) as AdapterConfig;
+  const { config, weights } = await readAdapterFiles<AdapterConfig>(dir);
   if (config.peft_type !== 'LORA')
     throw new Error(`${dir}: not a LoRA adapter (${config.peft_type})`);
   const settings = loraSettingsSchema.parse({
@@ -239,8 +258,5 @@ export async function loadLoraAdapter(
     dropout: config.lora_dropout,
     targetModules: config.target_modules,
   });
-  const { tensors } = await loadSafetensorsFile(path.join(dir, ADAPTER_WEIGHTS_FILE));
-  const weights: WeightMap = new Map();
-  for (const [key, t] of tensors) weights.set(key, { shape: t.shape, data: t.data });
   return { config, settings, weights };
 }

@@ -1,10 +1,6 @@
-import { createHash } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { innerSize, type ModelConfig, type WeightMap } from '../config.ts';
 import { mulberry32, normal } from '../random.ts';
-import { loadSafetensorsFile, saveSafetensorsFile } from '../safetensors.ts';
-import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from './lora.ts';
+import { readAdapterFiles, writeAdapterFiles } from './lora.ts';
 
 /**
  * The parameter-efficient methods besides LoRA, each stored as PEFT stores it where PEFT has a
@@ -103,7 +99,6 @@ export async function savePeftAdapter(
   c: ModelConfig,
   base: { name: string; sha256: string },
 ): Promise<{ sha256: string; sizeBytes: number }> {
-  await mkdir(dir, { recursive: true });
   const config: PeftAdapterConfig = {
     peft_type: PEFT_TYPES[method],
     task_type: 'CAUSAL_LM',
@@ -112,25 +107,16 @@ export async function savePeftAdapter(
     heldout_base_sha256: base.sha256,
     ...methodFields(method, c, weights),
   };
-  await writeFile(path.join(dir, ADAPTER_CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`);
-  const file = path.join(dir, ADAPTER_WEIGHTS_FILE);
-  await saveSafetensorsFile(file, weights, { format: 'pt' });
-  const bytes = await readFile(file);
-  return { sha256: createHash('sha256').update(bytes).digest('hex'), sizeBytes: bytes.length };
+  return writeAdapterFiles(dir, config, weights);
 }
 
 export async function loadPeftAdapter(
   dir: string,
 ): Promise<{ method: PeftMethod; config: PeftAdapterConfig; weights: WeightMap }> {
-  const config = JSON.parse(
-    await readFile(path.join(dir, ADAPTER_CONFIG_FILE), 'utf8'),
-  ) as PeftAdapterConfig;
+  const { config, weights } = await readAdapterFiles<PeftAdapterConfig>(dir);
   const method = (Object.keys(PEFT_TYPES) as PeftMethod[]).find(
     (k) => PEFT_TYPES[k] === config.peft_type,
   );
   if (!method) throw new Error(`${dir}: unknown adapter type ${config.peft_type}`);
-  const { tensors } = await loadSafetensorsFile(path.join(dir, ADAPTER_WEIGHTS_FILE));
-  const weights: WeightMap = new Map();
-  for (const [key, t] of tensors) weights.set(key, { shape: t.shape, data: t.data });
   return { method, config, weights };
 }
