@@ -210,9 +210,9 @@ export async function failJob(
   error: string,
   retryable: boolean,
 ): Promise<'retry' | 'failed'> {
-  const [job] = await db.select().from(jobs).where(eq(jobs.id, jobId));
-  if (!job) throw notFound(`job ${jobId}`);
-  if (workerId !== null && (job.status !== 'running' || job.workerId !== workerId)) {
+  // workerId null: the reaper, which already took the job from its silent worker.
+  const { job, mine } = await ownJob(db, jobId, workerId ?? '');
+  if (workerId !== null && !mine) {
     throw new AppError(409, 'conflict', `job ${jobId} is not running on ${workerId}`);
   }
   let outcome: 'retry' | 'failed' = 'failed';
