@@ -110,3 +110,30 @@ export {
   type EvaluationResult,
   type RunSuiteOptions,
 } from './suite-runner.ts';
+
+// Promotion gates. `CaseResult` is also the suite runner's name, so the gate's is aliased here.
+export {
+  gatePolicySchema,
+  gateCheckSchema,
+  suiteSelectorSchema,
+  parseGatePolicy,
+  evaluateGate,
+  combineAll,
+  combineAny,
+  CHECKS,
+  GATE_EPSILON,
+  renderJUnit,
+  renderMarkdownSummary,
+  type GatePolicy,
+  type GateCheck,
+  type CheckKind,
+  type SuiteSelector,
+  type CaseResult as GateCaseResult,
+  type SuiteEvidence,
+  type GateFinding,
+  type GateInput,
+  type Outcome as GateOutcome,
+  type CheckResult,
+  type GateNode,
+  type Verdict,
+} from './gates/index.ts';
