@@ -111,6 +111,37 @@ export {
   type RunSuiteOptions,
 } from './suite-runner.ts';
 
+export {
+  detectors,
+  detectOverfitting,
+  detectForgetting,
+  backwardTransfer,
+  chaudhryForgetting,
+  memorisationProbes,
+  memorisationRate,
+  detectContamination,
+  contaminationWords,
+  type DetectorKind,
+  type Finding,
+  type Severity,
+  type CurvePoint,
+  type GeneralisationGap,
+  type OverfittingInput,
+  type OverfittingResult,
+  type CaseScore,
+  type ForgettingComparison,
+  type ForgettingInput,
+  type ForgettingResult,
+  type MemorisationProbe,
+  type MemorisationResult,
+  type MemorisationSummary,
+  type ProbeOptions,
+  type ContaminatedCase,
+  type ContaminationInput,
+  type ContaminationResult,
+  type GroupScore,
+} from './detectors/index.ts';
+
 // Promotion gates. `CaseResult` is also the suite runner's name, so the gate's is aliased here.
 export {
   gatePolicySchema,
