@@ -9,6 +9,11 @@ export interface TrainContext {
   seed: number;
   /** A local GPT-2-format directory: config.json, model.safetensors, tokenizer files. */
   baseModel: { dir: string; sha256: string; checkpointId?: string };
+  /**
+   * Other checkpoints the run reads, by the role the plugin's `checkpointFields` gives them (PPO's
+   * `reward` model), downloaded like the base model.
+   */
+  models?: Record<string, { dir: string; sha256: string; checkpointId: string }>;
   datasets: { train: DatasetSplit; validation?: DatasetSplit };
   checkpoints: CheckpointWriter;
   report: Reporter;

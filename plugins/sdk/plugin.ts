@@ -40,6 +40,12 @@ export interface TrainerPlugin<C = unknown> {
   /** Validates and defaults a run's config; its JSON schema is what GET /api/v1/plugins shows. */
   configSchema: z.ZodType<C>;
   capabilities: readonly Capability[];
+  /**
+   * Config fields that name other checkpoints the trainer reads, by role: `{ reward:
+   * 'rewardCheckpointId' }`. The host checks at submission that each names a checkpoint of the
+   * project, and the worker downloads it into `ctx.models[role]`.
+   */
+  checkpointFields?: Readonly<Record<string, string>>;
   /** Extra checks at submission time; throw PluginConfigError naming the field. */
   validate?(config: C, info: SubmitInfo): void;
   train(config: C, ctx: TrainContext): Promise<TrainResult>;

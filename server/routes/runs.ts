@@ -22,6 +22,8 @@ import { searchRunIds } from '../services/run-search.ts';
 import {
   createRun,
   submitInfo,
+  modelRefs,
+  type ModelRefs,
   deleteTag,
   findRuns,
   getRun,
@@ -51,6 +53,7 @@ export function runRoutes(deps: AppDeps) {
       async (c) => {
         const project = await authorizeProject(deps, c, c.req.valid('param').project, 'write');
         const body = c.req.valid('json');
+        let models: ModelRefs = {};
         if (body.plugin) {
           // Refused here, before a job is queued or any compute spent, with the field named.
           const [name, version] = body.plugin.split(/(?<=.)@/) as [string, string | undefined];
@@ -58,8 +61,9 @@ export function runRoutes(deps: AppDeps) {
           const checked = await deps.plugins.validateRun(name, version, body.config, info);
           body.plugin = `${name}@${checked.plugin.manifest.version}`;
           body.config = checked.config;
+          models = modelRefs(checked.plugin.checkpointFields, checked.config);
         }
-        const row = await createRun(db, project.id, body, c.get('principal')?.tokenId);
+        const row = await createRun(db, project.id, body, c.get('principal')?.tokenId, models);
         if (body.plugin) await enqueueWaiting(db, deps.queue, row.id);
         return c.json(await getRun(db, row.id), 201);
       },

@@ -12,6 +12,13 @@ export const jobParam = z.object({ jobId: z.uuid() });
 
 export const claimBody = z.object({ workerId }).openapi('ClaimJob');
 
+const checkpointSource = z.object({
+  checkpointId: z.uuid(),
+  runId: z.uuid(),
+  path: z.string().openapi({ description: "artifact prefix of the checkpoint's files" }),
+  sha256: z.string(),
+});
+
 export const claimedJob = z
   .object({
     job: z.object({
@@ -28,14 +35,11 @@ export const claimedJob = z
     }),
     baseModel: z.discriminatedUnion('kind', [
       z.object({ kind: z.literal('builtin'), name: z.string() }),
-      z.object({
-        kind: z.literal('checkpoint'),
-        checkpointId: z.uuid(),
-        runId: z.uuid(),
-        path: z.string().openapi({ description: "artifact prefix of the checkpoint's files" }),
-        sha256: z.string(),
-      }),
+      checkpointSource.extend({ kind: z.literal('checkpoint') }),
     ]),
+    models: z.record(z.string(), checkpointSource).openapi({
+      description: "other checkpoints the trainer reads, by role (PPO's reward model)",
+    }),
     datasets: z.array(
       z.object({
         role: z.enum(['train', 'validation']),

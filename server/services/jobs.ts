@@ -14,15 +14,25 @@ import type { ClaimedJob, JobResult } from '../schemas/jobs.ts';
 
 type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 
+/** What a train job carries beyond its run: the other checkpoints it reads, by role. */
+interface TrainPayload {
+  models: Record<string, string>;
+}
+
 /**
  * The job of a run submitted with a plugin, written in the run's own transaction. The queue hears
  * of it after the commit (`enqueueWaiting` sends whatever it has not heard of yet, so a crash in
  * between loses nothing): the job's id is the queue's id too, which makes sending idempotent.
  */
-export async function insertTrainJob(tx: Tx, projectId: number, runId: string): Promise<string> {
+export async function insertTrainJob(
+  tx: Tx,
+  projectId: number,
+  runId: string,
+  payload: TrainPayload = { models: {} },
+): Promise<string> {
   const [row] = await tx
     .insert(jobs)
-    .values({ projectId, runId, kind: 'train', payload: {} })
+    .values({ projectId, runId, kind: 'train', payload })
     .returning({ id: jobs.id });
   await tx.update(jobs).set({ queueJobId: row!.id }).where(eq(jobs.id, row!.id));
   return row!.id;
@@ -38,7 +48,26 @@ export async function enqueueWaiting(db: Db, queue: JobQueue, runId?: string): P
   return waiting.length;
 }
 
-async function describeJob(db: Db, jobId: string, runId: string, attempt: number) {
+/** Where a worker fetches a checkpoint's files: the run that wrote it, under its artifact prefix. */
+async function checkpointSource(db: Db, id: string, field: string) {
+  const [c] = await db.select().from(checkpoints).where(eq(checkpoints.id, id));
+  if (!c?.runId) {
+    throw new AppError(
+      409,
+      'conflict',
+      `${field}: checkpoint ${id} is gone or was not produced by a run, and only run checkpoints can be read by trainers yet`,
+    );
+  }
+  return { checkpointId: c.id, runId: c.runId, path: c.storageKey, sha256: c.sha256 };
+}
+
+async function describeJob(
+  db: Db,
+  jobId: string,
+  runId: string,
+  attempt: number,
+  payload: Partial<TrainPayload>,
+) {
   const [run] = await db.select().from(runs).where(eq(runs.id, runId));
   if (!run) throw notFound(`run ${runId}`);
   const links = await db
@@ -56,22 +85,14 @@ async function describeJob(db: Db, jobId: string, runId: string, attempt: number
     .where(and(eq(runDatasets.runId, runId), inArray(runDatasets.role, ['train', 'validation'])));
   let baseModel: ClaimedJob['baseModel'] = { kind: 'builtin', name: 'tiny-base' };
   if (run.baseCheckpointId) {
-    const [c] = await db.select().from(checkpoints).where(eq(checkpoints.id, run.baseCheckpointId));
-    if (!c?.runId) {
-      throw new AppError(
-        409,
-        'conflict',
-        `baseCheckpointId: checkpoint ${run.baseCheckpointId} was not produced by a run, and only run checkpoints can be trained from yet`,
-      );
-    }
     baseModel = {
       kind: 'checkpoint',
-      checkpointId: c.id,
-      runId: c.runId,
-      path: c.storageKey,
-      sha256: c.sha256,
+      ...(await checkpointSource(db, run.baseCheckpointId, 'baseCheckpointId')),
     };
   }
+  const models: ClaimedJob['models'] = {};
+  for (const [role, id] of Object.entries(payload.models ?? {}))
+    models[role] = await checkpointSource(db, id, `models.${role}`);
   const [name = '', version] = (run.plugin ?? '').split(/(?<=.)@/);
   return {
     job: { id: jobId, attempt },
@@ -84,6 +105,7 @@ async function describeJob(db: Db, jobId: string, runId: string, attempt: number
       config: (run.config ?? {}) as Record<string, unknown>,
     },
     baseModel,
+    models,
     datasets: links.map((l) => ({
       role: l.role as 'train' | 'validation',
       kind: l.kind,
@@ -133,7 +155,13 @@ export async function claimJob(
       continue;
     }
     try {
-      return await describeJob(db, job.id, run.id, job.attempts);
+      return await describeJob(
+        db,
+        job.id,
+        run.id,
+        job.attempts,
+        job.payload as Partial<TrainPayload>,
+      );
     } catch (err) {
       // A job no worker could ever run (its base checkpoint is gone, say) fails now, not after
       // every worker has tripped over it.

@@ -29,6 +29,27 @@ const next: Record<RunStatus, readonly RunStatus[]> = {
   cancelled: [],
 };
 
+/** Other checkpoints a trainer reads, by role, with the config field that named each. */
+export type ModelRefs = Record<string, { checkpointId: string; field: string }>;
+
+/**
+ * The checkpoints a plugin's config names in its `checkpointFields` (PPO's reward model).
+ *
+ * @example
+ * modelRefs({ reward: 'rewardCheckpointId' }, { rewardCheckpointId: id }); // { reward: { checkpointId: id, field: 'rewardCheckpointId' } }
+ */
+export function modelRefs(
+  fields: Readonly<Record<string, string>> | undefined,
+  config: Record<string, unknown> | undefined,
+): ModelRefs {
+  const refs: ModelRefs = {};
+  for (const [role, field] of Object.entries(fields ?? {})) {
+    const id = config?.[field];
+    if (typeof id === 'string') refs[role] = { checkpointId: id, field };
+  }
+  return refs;
+}
+
 /** The project a run belongs to, for authorisation; 404 when there is no such run. */
 export async function runProjectId(db: Db, runId: string): Promise<number> {
   const [row] = await db
@@ -40,26 +61,47 @@ export async function runProjectId(db: Db, runId: string): Promise<number> {
   return row.projectId;
 }
 
-async function assertInProject(db: Db, projectId: number, input: CreateRun): Promise<void> {
-  if (input.baseCheckpointId) {
-    const [c] = await db
-      .select({ projectId: checkpoints.projectId, runId: checkpoints.runId })
-      .from(checkpoints)
-      .where(eq(checkpoints.id, input.baseCheckpointId));
-    if (c?.projectId !== projectId)
-      throw new AppError(
-        400,
-        'bad_request',
-        `baseCheckpointId: no checkpoint ${input.baseCheckpointId} in this project`,
-      );
-    // Workers fetch a base checkpoint's files from the run that wrote them.
-    if (input.plugin && !c.runId)
-      throw new AppError(
-        400,
-        'bad_request',
-        `baseCheckpointId: checkpoint ${input.baseCheckpointId} was not written by a run; trainers start from run checkpoints or the shipped base`,
-      );
-  }
+/**
+ * Checks that `id` names a checkpoint of the project; one a trainer reads must also have been
+ * written by a run, since workers fetch its files from that run. `field` names it in the error.
+ */
+async function assertCheckpoint(
+  db: Db,
+  projectId: number,
+  id: string,
+  field: string,
+  trained: boolean,
+): Promise<void> {
+  const [c] = await db
+    .select({ projectId: checkpoints.projectId, runId: checkpoints.runId })
+    .from(checkpoints)
+    .where(eq(checkpoints.id, id));
+  if (c?.projectId !== projectId)
+    throw new AppError(400, 'bad_request', `${field}: no checkpoint ${id} in this project`);
+  if (trained && !c.runId)
+    throw new AppError(
+      400,
+      'bad_request',
+      `${field}: checkpoint ${id} was not written by a run; trainers read run checkpoints or the shipped base`,
+    );
+}
+
+async function assertInProject(
+  db: Db,
+  projectId: number,
+  input: CreateRun,
+  models: ModelRefs,
+): Promise<void> {
+  if (input.baseCheckpointId)
+    await assertCheckpoint(
+      db,
+      projectId,
+      input.baseCheckpointId,
+      'baseCheckpointId',
+      !!input.plugin,
+    );
+  for (const ref of Object.values(models))
+    await assertCheckpoint(db, projectId, ref.checkpointId, `config.${ref.field}`, true);
   if (input.parentRunId) {
     const [r] = await db
       .select({ projectId: runs.projectId })
@@ -123,8 +165,9 @@ export async function createRun(
   projectId: number,
   input: CreateRun,
   createdByTokenId?: number,
+  models: ModelRefs = {},
 ): Promise<RunRow> {
-  await assertInProject(db, projectId, input);
+  await assertInProject(db, projectId, input, models);
   const id = randomUUID();
   const [pluginName, pluginVersion] = input.plugin ? input.plugin.split(/(?<=.)@/) : [];
   return db.transaction(async (tx) => {
@@ -160,7 +203,12 @@ export async function createRun(
     if (tags.length) await tx.insert(runTags).values(tags);
     const links = (input.datasets ?? []).map((d) => ({ runId: id, ...d }));
     if (links.length) await tx.insert(runDatasets).values(links).onConflictDoNothing();
-    if (input.plugin) await insertTrainJob(tx, projectId, id);
+    if (input.plugin) {
+      const roles = Object.fromEntries(
+        Object.entries(models).map(([role, ref]) => [role, ref.checkpointId]),
+      );
+      await insertTrainJob(tx, projectId, id, { models: roles });
+    }
     return row!;
   });
 }

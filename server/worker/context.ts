@@ -111,6 +111,17 @@ async function baseModelDir(client: HeldoutClient, job: ClaimedJob, workDir: str
   return { dir, sha256: base.sha256, checkpointId: base.checkpointId };
 }
 
+/** The other checkpoints the job reads (PPO's reward model), each in `models/<role>`. */
+async function modelDirs(client: HeldoutClient, job: ClaimedJob, workDir: string) {
+  const models: NonNullable<TrainContext['models']> = {};
+  for (const [role, source] of Object.entries(job.models ?? {})) {
+    const dir = path.join(workDir, 'models', role);
+    await downloadCheckpoint(client, source.runId, source.path, dir);
+    models[role] = { dir, sha256: source.sha256, checkpointId: source.checkpointId };
+  }
+  return models;
+}
+
 /**
  * Metrics are buffered and sent in batches in the background; a failed send is retried with the
  * same points, which the server stores by (run, key, step), so a retry overwrites and never
@@ -217,6 +228,7 @@ export async function httpTrainContext(
     runId,
     seed: typeof seed === 'number' ? seed : 0,
     baseModel: await baseModelDir(client, job, workDir),
+    models: await modelDirs(client, job, workDir),
     datasets: {
       train: await fetchDataset(client, train),
       validation: validation ? await fetchDataset(client, validation) : undefined,

@@ -20,6 +20,7 @@ export function localContext(opts: {
   validation?: DatasetSplit;
   seed?: number;
   store?: string;
+  models?: TrainContext['models'];
 }) {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'heldout-train-'));
   const store = opts.store ?? path.join(root, 'checkpoints');
@@ -33,6 +34,7 @@ export function localContext(opts: {
     runId: 'local',
     seed: opts.seed ?? 0,
     baseModel: { dir: opts.baseDir, sha256: 'local' },
+    models: opts.models,
     datasets: { train: opts.train, validation: opts.validation },
     signal: controller.signal,
     device: { backend: m.tf.getBackend(), device: 'test', gpus: [] },
