@@ -36,8 +36,10 @@ describe('DPO on the shipped politeness task', () => {
     async (_label, kind, over) => {
       const h = localContext({ baseDir, train, validation });
       await rlhf.train(config(over), h.ctx);
-      const [before, after] = h.series('dpo/heldout_margin').map((p) => p.value);
-      expect(after!).toBeGreaterThan(before! + 1);
+      const margin = h.series('dpo/heldout_margin');
+      // Measured before training, at each validation step and at the end.
+      expect(margin.map((p) => p.step)).toEqual([0, 10, 20]);
+      expect(margin.at(-1)!.value).toBeGreaterThan(margin[0]!.value + 1);
       const loss = h.series('train/loss').map((p) => p.value);
       // DPO's loss starts at log 2 (policy = reference) and falls.
       expect(loss[0]!).toBeCloseTo(Math.LN2, 1);
@@ -71,6 +73,6 @@ describe('DPO on the shipped politeness task', () => {
   it('refuses data that is not preference pairs', () => {
     expect(() =>
       rlhf.validate!(config(), { datasets: [{ role: 'train', kind: 'sft', rowCount: 3 }] }),
-    ).toThrow('datasets.train: a preference train dataset is required');
+    ).toThrow('datasets.train: rlhf (dpo) trains on preference data, not sft');
   });
 });

@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { politenessPairs } from '../../plugins/model/base/preferences.ts';
 import { HeldoutClient } from '../../server/client/index.ts';
 import { loadConfig } from '../../server/config.ts';
 import { jobs } from '../../server/db/schema/index.ts';
@@ -188,6 +190,89 @@ describe('training through the job queue and a worker', () => {
         expect(checkpoint!.trainableParams!).toBeLessThan(checkpoint!.totalParams! / 10);
         expect(checkpoint!.files.map((f) => f.name)).toContain('adapter_config.json');
       }
+    } finally {
+      await worker.stop();
+    }
+  }, 200_000);
+
+  it('runs the RLHF pipeline through the API: a reward model, then PPO that downloads it', async () => {
+    const worker = startWorker({
+      server: server.url,
+      token,
+      gpus: [],
+      logger: memoryLogger('warn').logger,
+      name: 'rlhf',
+    });
+    try {
+      const prefs = await client.datasets.upload(
+        'bank',
+        'politeness',
+        'preference',
+        jsonl(politenessPairs(32, 'train', 1)),
+      );
+      const train = [{ datasetVersionId: prefs.id, role: 'train' as const }];
+      const common = { steps: 4, batchSize: 4, warmupSteps: 1, checkpointEvery: 4 };
+      const rewardRun = await client.runs.create('bank', {
+        plugin: 'rlhf',
+        config: { ...common, method: 'reward' },
+        datasets: train,
+      });
+      const rewardDone = await finished(rewardRun.id, 90_000);
+      expect(rewardDone.status, rewardDone.error ?? '').toBe('finished');
+      const [reward] = await client.checkpoints.list(rewardRun.id);
+
+      // The reward model must be named, and must be a checkpoint of this project.
+      await expect(
+        client.runs.create('bank', {
+          plugin: 'rlhf',
+          config: { ...common, method: 'ppo' },
+          datasets: train,
+        }),
+      ).rejects.toMatchObject({
+        status: 400,
+        message: expect.stringMatching(/rewardCheckpointId/),
+      });
+      await expect(
+        client.runs.create('bank', {
+          plugin: 'rlhf',
+          config: { ...common, method: 'ppo', rewardCheckpointId: randomUUID() },
+          datasets: train,
+        }),
+      ).rejects.toMatchObject({
+        status: 400,
+        message: expect.stringMatching(/config\.rewardCheckpointId: no checkpoint/),
+      });
+
+      const ppo = await client.runs.create('bank', {
+        plugin: 'rlhf',
+        config: {
+          ...common,
+          steps: 2,
+          checkpointEvery: 2,
+          method: 'ppo',
+          adapter: 'lora',
+          rewardCheckpointId: reward!.id,
+          maxNewTokens: 12,
+          heldoutPrompts: 4,
+        },
+        datasets: train,
+      });
+      const done = await finished(ppo.id, 90_000);
+      expect(done.status, done.error ?? '').toBe('finished');
+      for (const key of [
+        'ppo/reward',
+        'ppo/kl',
+        'ppo/entropy',
+        'ppo/clip_fraction',
+        'ppo/value_loss',
+      ])
+        expect((await client.metrics.history(ppo.id, key)).steps, key).toEqual([1, 2]);
+      expect((await client.metrics.history(ppo.id, 'ppo/heldout_reward')).steps).toEqual([0, 2]);
+      const [checkpoint] = await client.checkpoints.list(ppo.id);
+      expect(checkpoint).toMatchObject({ kind: 'adapter', step: 2 });
+      expect(checkpoint!.files.map((f) => f.name)).toEqual(
+        expect.arrayContaining(['adapter_model.safetensors', 'value_head.safetensors']),
+      );
     } finally {
       await worker.stop();
     }

@@ -40,6 +40,84 @@ function encode(
   }));
 }
 
+/** Sequences right-padded into [batch, time], with the flat index of each one's last token. */
+function lastTokenBatch(seqs: number[][], padId: number) {
+  const time = Math.max(...seqs.map((s) => s.length));
+  const data = new Int32Array(seqs.length * time).fill(padId);
+  seqs.forEach((s, b) => data.set(s, b * time));
+  return {
+    input: tf.tensor2d(data, [seqs.length, time], 'int32'),
+    last: tf.tensor1d(
+      seqs.map((s, b) => b * time + s.length - 1),
+      'int32',
+    ),
+  };
+}
+
+/** The scalar head applied to the last real token's hidden state of each sequence: [batch]. */
+function lastTokenScores(
+  model: m.Gpt2Model,
+  head: m.tf.Tensor,
+  input: m.tf.Tensor2D,
+  last: m.tf.Tensor1D,
+): m.tf.Tensor1D {
+  const { hidden } = m.forward(model, input);
+  const [batch, time, dim] = hidden.shape;
+  const final = tf.gather(hidden.reshape([batch * time, dim]), last);
+  return tf.matMul(final, head, false, true).reshape([-1]) as m.tf.Tensor1D;
+}
+
+/** A trained reward model, frozen: scores prompt + response as the reward trainer saw them. */
+export interface RewardModel {
+  score(prompt: number[], response: number[]): number;
+  /** Scores many (prompt, response) pairs in batches. */
+  scoreAll(items: { prompt: number[]; response: number[] }[], batchSize?: number): number[];
+  dispose(): void;
+}
+
+/**
+ * Loads a reward checkpoint (a GPT-2 with `score.weight`, as `method: 'reward'` writes it). The
+ * response is followed by end-of-text, as in training; a response that already ends with it (or
+ * with a stop token the caller strips) is not given a second one.
+ */
+export async function loadRewardModel(dir: string): Promise<RewardModel> {
+  const { config, weights } = await m.loadCheckpointDir(dir);
+  const saved = await m.loadSafetensorsFile(`${dir}/model.safetensors`);
+  const w = saved.tensors.get(SCORE_KEY);
+  if (!w || w.shape.join(',') !== `1,${config.n_embd}`) {
+    throw new PluginConfigError(
+      `the checkpoint is not a reward model: it has no ${SCORE_KEY} of shape [1, ${config.n_embd}]`,
+      'rewardCheckpointId',
+    );
+  }
+  const tokenizer = await m.loadTokenizer(dir);
+  const padId = tokenizer.padId ?? tokenizer.eosId;
+  const model = m.createModel(config, weights, () => false);
+  const head = tf.tensor(w.data, w.shape);
+  const sequence = (prompt: number[], response: number[]) => {
+    const body = response.at(-1) === tokenizer.eosId ? response : [...response, tokenizer.eosId];
+    return [...prompt, ...body].slice(-config.n_positions);
+  };
+  const scoreAll: RewardModel['scoreAll'] = (items, batchSize = 16) => {
+    const out: number[] = [];
+    for (let i = 0; i < items.length; i += batchSize) {
+      const seqs = items.slice(i, i + batchSize).map((x) => sequence(x.prompt, x.response));
+      const { input, last } = lastTokenBatch(seqs, padId);
+      out.push(...tf.tidy(() => lastTokenScores(model, head, input, last).arraySync()));
+      tf.dispose([input, last]);
+    }
+    return out;
+  };
+  return {
+    score: (prompt, response) => scoreAll([{ prompt, response }])[0]!,
+    scoreAll,
+    dispose() {
+      head.dispose();
+      m.disposeModel(model);
+    },
+  };
+}
+
 /**
  * A reward model: the transformer reads prompt + response + end-of-text and a scalar head scores
  * its last hidden state. Trained on preference pairs with the Bradley-Terry loss,
@@ -68,29 +146,17 @@ export async function trainReward(
 
   const batchOf = (pairs: Pair[]): PairBatch => {
     const seqs = [...pairs.map((p) => p.chosen), ...pairs.map((p) => p.rejected)];
-    const time = Math.max(...seqs.map((s) => s.length));
-    const input = new Int32Array(seqs.length * time).fill(padId);
-    seqs.forEach((s, b) => input.set(s, b * time));
-    const ids = tf.tensor2d(input, [seqs.length, time], 'int32');
+    const { input, last } = lastTokenBatch(seqs, padId);
     return {
-      input: ids,
-      target: ids.clone(),
-      mask: tf.zeros([seqs.length, time]) as m.tf.Tensor2D,
+      input,
+      target: input.clone(),
+      mask: tf.zeros(input.shape) as m.tf.Tensor2D,
       tokens: pairs.length,
       pairs: pairs.length,
-      // Flat index of each sequence's last real token in [B * T].
-      last: tf.tensor1d(
-        seqs.map((s, b) => b * time + s.length - 1),
-        'int32',
-      ),
+      last,
     };
   };
-  const rewards = (b: PairBatch) => {
-    const { hidden } = m.forward(model, b.input);
-    const [batch, time, dim] = hidden.shape;
-    const final = tf.gather(hidden.reshape([batch * time, dim]), b.last);
-    return tf.matMul(final, head, false, true).reshape([-1]);
-  };
+  const rewards = (b: PairBatch) => lastTokenScores(model, head, b.input, b.last);
   const accuracy = (split: Pair[]) => {
     let right = 0;
     for (let i = 0; i < split.length; i += config.batchSize) {

@@ -63,6 +63,22 @@ export interface LoopParts<Item = m.Example> {
    * that start at 1 (IA³) and prompt embeddings must not be decayed.
    */
   decays?: (name: string, v: m.tf.Variable) => boolean;
+  /**
+   * Replaces the default step (one batch, one gradient): PPO collects rollouts and takes several
+   * updates per step. It returns the step's loss and extra metrics; the loop keeps the schedule,
+   * checkpoints, resumption, system metrics and cancellation.
+   */
+  step?: (step: number, optimizer: m.AdamW, lr: number) => Promise<StepOutcome> | StepOutcome;
+  /** Held-out figures beyond the validation loss: at the start, at validation steps and the end. */
+  evaluate?: (step: number) => MetricPoint[];
+}
+
+export interface StepOutcome {
+  loss: number;
+  gradNorm: number;
+  /** Tokens processed, for the throughput metric. */
+  tokens: number;
+  metrics: MetricPoint[];
 }
 
 const OPTIMIZER_FILE = 'optimizer.safetensors';
@@ -94,6 +110,44 @@ function validationLoss<Item>(parts: LoopParts<Item>, batchSize: number): number
     disposeBatch(batch);
   }
   return tokens > 0 ? weighted / tokens : undefined;
+}
+
+/** One optimiser step: gradients of `gradAccumulation` micro-batches, averaged, then applied. */
+function gradientStep<Item>(
+  parts: LoopParts<Item>,
+  s: LoopSettings,
+  optimizer: m.AdamW,
+  next: () => Item[],
+  step: number,
+  lr: number,
+): StepOutcome {
+  let lossSum = 0;
+  let tokens = 0;
+  let summed: Map<string, m.tf.Tensor> | undefined;
+  for (let micro = 0; micro < s.gradAccumulation; micro++) {
+    const batch = batcher(parts)(next());
+    const draw = step * s.gradAccumulation + micro;
+    const { loss, grads } = optimizer.gradients(() => parts.loss(batch, { training: true, draw }));
+    disposeBatch(batch);
+    lossSum += loss;
+    tokens += batch.tokens;
+    if (!summed) summed = grads;
+    else {
+      for (const [name, g] of grads) {
+        const total = summed.get(name)!.add(g);
+        tf.dispose([summed.get(name)!, g]);
+        summed.set(name, total);
+      }
+    }
+  }
+  if (s.gradAccumulation > 1) {
+    for (const [name, g] of summed!) {
+      summed!.set(name, g.div(s.gradAccumulation));
+      g.dispose();
+    }
+  }
+  const gradNorm = optimizer.apply(summed!, lr);
+  return { loss: lossSum / s.gradAccumulation, gradNorm, tokens, metrics: [] };
 }
 
 /**
@@ -128,7 +182,10 @@ export async function runTrainingLoop<Item = m.Example>(
     step = resume.step;
     ctx.report.log('info', `resuming from the checkpoint at step ${step}`);
   }
-  const next = m.batchStream(parts.train, s.batchSize, s.seed, step * s.gradAccumulation);
+  const next = parts.step
+    ? () => []
+    : m.batchStream(parts.train, s.batchSize, s.seed, step * s.gradAccumulation);
+  if (!resume && parts.evaluate) ctx.report.metrics(parts.evaluate(0));
   let last: TrainResult['finalCheckpoint'];
 
   const save = async () => {
@@ -151,47 +208,24 @@ export async function runTrainingLoop<Item = m.Example>(
       total: s.steps,
       floor: s.minLearningRateRatio,
     });
-    let lossSum = 0;
-    let tokens = 0;
-    let summed: Map<string, m.tf.Tensor> | undefined;
-    for (let micro = 0; micro < s.gradAccumulation; micro++) {
-      const batch = batcher(parts)(next());
-      const draw = step * s.gradAccumulation + micro;
-      const { loss, grads } = optimizer.gradients(() =>
-        parts.loss(batch, { training: true, draw }),
-      );
-      disposeBatch(batch);
-      lossSum += loss;
-      tokens += batch.tokens;
-      if (!summed) summed = grads;
-      else {
-        for (const [name, g] of grads) {
-          const total = summed.get(name)!.add(g);
-          tf.dispose([summed.get(name)!, g]);
-          summed.set(name, total);
-        }
-      }
-    }
-    if (s.gradAccumulation > 1) {
-      for (const [name, g] of summed!) {
-        summed!.set(name, g.div(s.gradAccumulation));
-        g.dispose();
-      }
-    }
-    const gradNorm = optimizer.apply(summed!, lr);
+    const outcome = parts.step
+      ? await parts.step(step, optimizer, lr)
+      : gradientStep(parts, s, optimizer, next, step, lr);
     step++;
     const seconds = (performance.now() - started) / 1000;
     const points: MetricPoint[] = [
-      { key: 'train/loss', value: lossSum / s.gradAccumulation, step },
+      { key: 'train/loss', value: outcome.loss, step },
       { key: 'train/learning_rate', value: lr, step },
-      { key: 'train/grad_norm', value: gradNorm, step },
+      { key: 'train/grad_norm', value: outcome.gradNorm, step },
       { key: 'system/step_time_ms', value: seconds * 1000, step },
-      { key: 'system/tokens_per_second', value: tokens / seconds, step },
+      { key: 'system/tokens_per_second', value: outcome.tokens / seconds, step },
       { key: 'system/memory_mb', value: process.memoryUsage().rss / 2 ** 20, step },
+      ...outcome.metrics.map((p) => ({ ...p, step })),
     ];
     if (step % s.validationEvery === 0 || step === s.steps) {
       const v = validationLoss(parts, s.batchSize);
       if (v !== undefined) points.push({ key: 'validation/loss', value: v, step });
+      points.push(...(parts.evaluate?.(step) ?? []));
     }
     ctx.report.metrics(points);
     if (ctx.device.gpus.length && step % GPU_SAMPLE_EVERY === 0) {

@@ -39,6 +39,27 @@ const RUDE = [
 
 export type PreferencePair = { prompt: string; chosen: string; rejected: string };
 
+// The ways a customer opens, so that held-out prompts are many and not one sentence shape.
+const OPENINGS = [
+  (issue: string) => `${issue}.`,
+  (issue: string) => `Hi, ${issue}.`,
+  (issue: string) => `Hello. ${issue[0]!.toUpperCase()}${issue.slice(1)}.`,
+  (issue: string) => `${issue[0]!.toUpperCase()}${issue.slice(1)}, can you help?`,
+];
+
+const issuesOf = (split: 'train' | 'eval') =>
+  ISSUES.filter((_, i) => (i % 3 === 2) === (split === 'eval'));
+const promptOf = (issue: string, opening: (issue: string) => string) =>
+  `Customer: ${opening(issue)}\nAgent:`;
+
+/**
+ * Every distinct prompt of a split (20 held out, 44 for training), in a fixed order: what
+ * held-out rewards are measured on.
+ */
+export function politenessPrompts(split: 'train' | 'eval'): string[] {
+  return issuesOf(split).flatMap((issue) => OPENINGS.map((o) => promptOf(issue, o)));
+}
+
 /**
  * `n` pairs of the politeness task from one split: every third issue is held out for `eval`.
  *
@@ -50,12 +71,32 @@ export function politenessPairs(
   split: 'train' | 'eval',
   seed: number,
 ): PreferencePair[] {
-  const issues = ISSUES.filter((_, i) => (i % 3 === 2) === (split === 'eval'));
+  const prompts = politenessPrompts(split);
   const rand = mulberry32(seed);
   const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)]!;
   return Array.from({ length: n }, () => ({
-    prompt: `Customer: ${pick(issues)}.\nAgent:`,
+    prompt: pick(prompts),
     chosen: pick(POLITE),
     rejected: pick(RUDE),
+  }));
+}
+
+/**
+ * Supervised transcripts of the same support desk, where agents were polite only `politeShare` of
+ * the time: the starting policy of an RLHF run (SFT, then a reward model, then PPO), which
+ * answers rudely often enough for the preference methods to have something to fix.
+ */
+export function politenessTranscripts(
+  n: number,
+  split: 'train' | 'eval',
+  seed: number,
+  politeShare: number,
+): { prompt: string; response: string }[] {
+  const prompts = politenessPrompts(split);
+  const rand = mulberry32(seed);
+  const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)]!;
+  return Array.from({ length: n }, () => ({
+    prompt: pick(prompts),
+    response: rand() < politeShare ? pick(POLITE) : pick(RUDE),
   }));
 }
