@@ -1,0 +1,260 @@
+import { isDeepStrictEqual } from 'node:util';
+import { and, asc, desc, eq, inArray, isNull, or, sql } from 'drizzle-orm';
+import type { GateFinding, GateInput, SuiteEvidence } from '../../evaluators/gates/index.ts';
+import type { Db } from '../db/client.ts';
+import {
+  checkpoints,
+  evaluationCases,
+  evaluations,
+  findings,
+  runs,
+  suiteVersions,
+  suites,
+} from '../db/schema/index.ts';
+
+/** The checkpoint row of the built-in base model, created when suites are first evaluated. */
+export const BUILTIN_BASE_STORAGE_KEY = 'builtin:tiny-base';
+// Lineages are short; the bound only stops a corrupted cycle from looping forever.
+const MAX_LINEAGE = 1000;
+
+interface Chosen {
+  evaluationId: string;
+  suiteVersionId: number;
+  suite: string;
+  purpose: SuiteEvidence['purpose'];
+  metricVersions: unknown;
+}
+
+/**
+ * The candidate's evidence: per ACTIVE suite of the project, its latest finished evaluation on the
+ * newest suite version it was evaluated on.
+ */
+async function candidateEvaluations(db: Db, projectId: number, checkpointId: string) {
+  return db
+    .selectDistinctOn([suites.id], {
+      evaluationId: evaluations.id,
+      suiteVersionId: evaluations.suiteVersionId,
+      suite: suites.name,
+      purpose: suites.purpose,
+      metricVersions: evaluations.metricVersions,
+    })
+    .from(evaluations)
+    .innerJoin(suiteVersions, eq(suiteVersions.id, evaluations.suiteVersionId))
+    .innerJoin(suites, eq(suites.id, suiteVersions.suiteId))
+    .where(
+      and(
+        eq(evaluations.checkpointId, checkpointId),
+        eq(evaluations.status, 'finished'),
+        eq(suites.projectId, projectId),
+        eq(suites.active, true),
+      ),
+    )
+    .orderBy(
+      asc(suites.id),
+      desc(suiteVersions.version),
+      sql`${evaluations.finishedAt} desc nulls last`,
+      desc(evaluations.createdAt),
+    );
+}
+
+/**
+ * A baseline's evaluations on exactly the candidate's suite versions. Results scored by another
+ * metric implementation are never compared, so such an evaluation is skipped (the suite then has
+ * no baseline, which the gate reports as no_data).
+ */
+async function baselineEvaluations(
+  db: Db,
+  checkpointId: string,
+  candidate: Chosen[],
+): Promise<Chosen[]> {
+  if (candidate.length === 0) return [];
+  const rows = await db
+    .select({
+      evaluationId: evaluations.id,
+      suiteVersionId: evaluations.suiteVersionId,
+      metricVersions: evaluations.metricVersions,
+    })
+    .from(evaluations)
+    .where(
+      and(
+        eq(evaluations.checkpointId, checkpointId),
+        eq(evaluations.status, 'finished'),
+        inArray(
+          evaluations.suiteVersionId,
+          candidate.map((c) => c.suiteVersionId),
+        ),
+      ),
+    )
+    .orderBy(sql`${evaluations.finishedAt} desc nulls last`, desc(evaluations.createdAt));
+  return candidate.flatMap((c) => {
+    const found = rows.find(
+      (r) =>
+        r.suiteVersionId === c.suiteVersionId &&
+        isDeepStrictEqual(r.metricVersions, c.metricVersions),
+    );
+    return found ? [{ ...c, evaluationId: found.evaluationId }] : [];
+  });
+}
+
+/** Per-case scores of the chosen evaluations as the gate engine reads them. */
+async function suiteEvidence(db: Db, chosen: Chosen[]): Promise<SuiteEvidence[]> {
+  if (chosen.length === 0) return [];
+  const cases = await db
+    .select({
+      evaluationId: evaluationCases.evaluationId,
+      id: evaluationCases.caseId,
+      scores: evaluationCases.scores,
+      passed: evaluationCases.passed,
+    })
+    .from(evaluationCases)
+    .where(
+      inArray(
+        evaluationCases.evaluationId,
+        chosen.map((c) => c.evaluationId),
+      ),
+    )
+    .orderBy(asc(evaluationCases.caseId));
+  return chosen.map((c) => ({
+    suite: c.suite,
+    purpose: c.purpose,
+    cases: cases
+      .filter((r) => r.evaluationId === c.evaluationId)
+      .map((r) => ({ id: r.id, scores: numericScores(r.scores), passed: r.passed })),
+  }));
+}
+
+// Scores are numbers by contract; anything else in the jsonb is left out rather than trusted.
+function numericScores(value: unknown): Record<string, number> {
+  if (!value || typeof value !== 'object') return {};
+  return Object.fromEntries(
+    Object.entries(value as Record<string, unknown>).filter(
+      (e): e is [string, number] => typeof e[1] === 'number',
+    ),
+  );
+}
+
+/**
+ * The base model of a checkpoint: the root of its lineage, following the checkpoint's own base
+ * (adapters name theirs) and else its run's base, up to a checkpoint whose run had none. A root
+ * that no run produced is itself a base model; a root trained from scratch by a run came from the
+ * built-in model, whose checkpoint row is `run_id IS NULL AND storage_key = 'builtin:tiny-base'`.
+ * A base model has no base of its own; undefined also when the built-in row does not exist yet.
+ *
+ * @example
+ * const baseId = await baseModelCheckpoint(db, project.id, version.checkpointId);
+ */
+export async function baseModelCheckpoint(
+  db: Db,
+  projectId: number,
+  checkpointId: string,
+): Promise<string | undefined> {
+  const seen = new Set<string>();
+  for (let id = checkpointId; seen.size < MAX_LINEAGE; ) {
+    seen.add(id);
+    const [row] = await db
+      .select({
+        runId: checkpoints.runId,
+        base: checkpoints.baseCheckpointId,
+        runBase: runs.baseCheckpointId,
+      })
+      .from(checkpoints)
+      .leftJoin(runs, eq(runs.id, checkpoints.runId))
+      .where(eq(checkpoints.id, id));
+    if (!row) return undefined;
+    const next = row.base ?? row.runBase;
+    if (next && !seen.has(next)) {
+      id = next;
+      continue;
+    }
+    if (row.runId === null) return id === checkpointId ? undefined : id;
+    const [builtin] = await db
+      .select({ id: checkpoints.id })
+      .from(checkpoints)
+      .where(
+        and(
+          eq(checkpoints.projectId, projectId),
+          isNull(checkpoints.runId),
+          eq(checkpoints.storageKey, BUILTIN_BASE_STORAGE_KEY),
+        ),
+      )
+      .orderBy(asc(checkpoints.createdAt))
+      .limit(1);
+    return builtin?.id;
+  }
+  return undefined;
+}
+
+/**
+ * Findings about the candidate: those recorded on its checkpoint, and run-level ones (no
+ * checkpoint) of the run that produced it. A finding on another checkpoint of the same run is
+ * about that checkpoint, not this one.
+ */
+async function candidateFindings(
+  db: Db,
+  projectId: number,
+  checkpointId: string,
+): Promise<GateFinding[]> {
+  const [checkpoint] = await db
+    .select({ runId: checkpoints.runId })
+    .from(checkpoints)
+    .where(eq(checkpoints.id, checkpointId));
+  const runId = checkpoint?.runId;
+  return db
+    .select({ detector: findings.detector, severity: findings.severity, summary: findings.summary })
+    .from(findings)
+    .where(
+      and(
+        eq(findings.projectId, projectId),
+        or(
+          eq(findings.checkpointId, checkpointId),
+          runId ? and(eq(findings.runId, runId), isNull(findings.checkpointId)) : undefined,
+        ),
+      ),
+    )
+    .orderBy(asc(findings.id));
+}
+
+/** Which checkpoints and evaluations a verdict was computed from. */
+export interface EvidenceSources {
+  candidate: { checkpointId: string; evaluations: string[] };
+  base: { checkpointId: string | null; evaluations: string[] };
+  champion: { checkpointId: string | null; evaluations: string[] };
+}
+
+/**
+ * Everything a gate needs to judge a candidate checkpoint, gathered from stored evaluations: the
+ * candidate's evidence on the project's active suites, the base model's and the champion's on the
+ * same suite versions, and the findings about the candidate.
+ *
+ * @example
+ * const { input } = await gatherEvidence(db, { projectId, checkpointId, championCheckpointId });
+ * const verdict = evaluateGate(policy, input);
+ */
+export async function gatherEvidence(
+  db: Db,
+  opts: { projectId: number; checkpointId: string; championCheckpointId?: string },
+): Promise<{ input: GateInput; sources: EvidenceSources }> {
+  const chosen = await candidateEvaluations(db, opts.projectId, opts.checkpointId);
+  const baseId = await baseModelCheckpoint(db, opts.projectId, opts.checkpointId);
+  const base = baseId ? await baselineEvaluations(db, baseId, chosen) : [];
+  const champion = opts.championCheckpointId
+    ? await baselineEvaluations(db, opts.championCheckpointId, chosen)
+    : [];
+  const input: GateInput = {
+    candidate: await suiteEvidence(db, chosen),
+    baselines: {
+      ...(baseId && { base: await suiteEvidence(db, base) }),
+      ...(opts.championCheckpointId && { champion: await suiteEvidence(db, champion) }),
+    },
+    findings: await candidateFindings(db, opts.projectId, opts.checkpointId),
+  };
+  const ids = (list: Chosen[]) => list.map((c) => c.evaluationId);
+  return {
+    input,
+    sources: {
+      candidate: { checkpointId: opts.checkpointId, evaluations: ids(chosen) },
+      base: { checkpointId: baseId ?? null, evaluations: ids(base) },
+      champion: { checkpointId: opts.championCheckpointId ?? null, evaluations: ids(champion) },
+    },
+  };
+}
