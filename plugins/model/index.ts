@@ -14,4 +14,5 @@ export * as tf from './tf.ts';
 export * from './train/sft.ts';
 export * from './adapters/lora.ts';
 export * from './adapters/peft.ts';
+export * from './adapters/apply.ts';
 export { mulberry32, normal } from './random.ts';

@@ -34,22 +34,11 @@ function ia3(model: m.Gpt2Model): Parts {
   const c = model.config;
   const vars = new Map([...m.initIa3(c)].map(([k, w]) => [k, variable(w)]));
   const d = c.n_embd;
-  // Only the key and value thirds of the fused projection are scaled, as in the IA³ paper.
-  const qkvMask = tf.keep(tf.concat([tf.zeros([d]), tf.ones([2 * d])]));
+  const applied = m.ia3ForwardOptions((key) => vars.get(key)!, c);
   return {
     trainable: vars,
     decays: () => false,
-    loss: (b) => {
-      const hooks = {
-        attentionQkv: (layer: number, qkv: m.tf.Tensor) => {
-          const l = vars.get(m.ia3Key(layer, 'attn.c_attn'))!.reshape([3 * d]);
-          return qkv.mul(l.sub(1).mul(qkvMask).add(1));
-        },
-        mlpActivation: (layer: number, act: m.tf.Tensor) =>
-          act.mul(vars.get(m.ia3Key(layer, 'mlp.c_proj'))!.reshape([-1])),
-      };
-      return m.lmLoss(m.forward(model, b.input, { hooks }).logits, b.target, b.mask);
-    },
+    loss: (b) => m.lmLoss(m.forward(model, b.input, applied).logits, b.target, b.mask),
     exportAdapter: () => {
       // Stored as the scales actually applied (queries at exactly 1), so PEFT's own IA³, which
       // scales the whole fused output, gives the same outputs.
@@ -60,7 +49,6 @@ function ia3(model: m.Gpt2Model): Parts {
     },
     importAdapter: (w) => assignAll(vars, w),
     dispose: () => {
-      qkvMask.dispose();
       for (const v of vars.values()) v.dispose();
     },
   };
