@@ -10,13 +10,16 @@ import { isStreamedUpload } from './http/uploads.ts';
 import { artifactRoutes } from './routes/artifacts.ts';
 import { checkpointRoutes } from './routes/checkpoints.ts';
 import { datasetRoutes } from './routes/datasets.ts';
+import { gateRoutes } from './routes/gates.ts';
 import { healthRoutes } from './routes/health.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { metricRoutes } from './routes/metrics.ts';
 import { pluginRoutes } from './routes/plugins.ts';
 import { preferenceRoutes } from './routes/preferences.ts';
 import { projectRoutes } from './routes/projects.ts';
+import { registryRoutes } from './routes/registry.ts';
 import { runRoutes } from './routes/runs.ts';
+import { suiteRoutes } from './routes/suites.ts';
 
 /**
  * The whole HTTP surface as one Hono app. Tests call `app.request()` on it with no socket open.
@@ -59,7 +62,10 @@ export function createApp(deps: AppDeps) {
     .route('/', pluginRoutes(deps))
     .route('/', checkpointRoutes(deps))
     .route('/', jobRoutes(deps))
-    .route('/', preferenceRoutes(deps));
+    .route('/', preferenceRoutes(deps))
+    .route('/', gateRoutes(deps))
+    .route('/', registryRoutes(deps))
+    .route('/', suiteRoutes(deps));
   api.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: {

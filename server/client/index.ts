@@ -13,6 +13,7 @@ import { artifactsClient } from './artifacts.ts';
 import { datasetsClient } from './datasets.ts';
 import { checkpointsClient, jobsClient } from './jobs.ts';
 import { metricsClient, projectsClient, runsClient } from './runs.ts';
+import { evaluationsClient, suitesClient } from './suites.ts';
 import { createTransport, type ClientOptions } from './transport.ts';
 
 export { HeldoutApiError, type ClientOptions } from './transport.ts';
@@ -25,6 +26,8 @@ export class HeldoutClient {
   readonly datasets;
   readonly checkpoints;
   readonly jobs;
+  readonly suites;
+  readonly evaluations;
   readonly #transport;
 
   constructor(options: ClientOptions) {
@@ -37,6 +40,8 @@ export class HeldoutClient {
     this.datasets = datasetsClient(t);
     this.checkpoints = checkpointsClient(t);
     this.jobs = jobsClient(t);
+    this.suites = suitesClient(t);
+    this.evaluations = evaluationsClient(t);
   }
 
   /** Any API path (as the server hands them out, e.g. a claimed job's dataset paths), raw. */

@@ -15,6 +15,7 @@ import {
   registerCheckpoint,
   runCheckpoints,
 } from '../services/checkpoints.ts';
+import { evaluateNewCheckpoint } from '../services/evaluations.ts';
 import { authorize } from '../services/principal.ts';
 import { blobStoreFor } from '../storage/fs-blob-store.ts';
 import { authorizeRun } from './access.ts';
@@ -41,6 +42,8 @@ export function checkpointRoutes(deps: AppDeps) {
         const { runId } = c.req.valid('param');
         await authorizeRun(deps, c, runId, 'write');
         const row = await registerCheckpoint(db, store, runId, c.req.valid('json'));
+        // Evaluation is the gate: every checkpoint is scored on every active suite.
+        await evaluateNewCheckpoint(db, deps.queue, row);
         const [presented] = await presentCheckpoints(db, [row]);
         return c.json(presented!, 201);
       },

@@ -17,6 +17,7 @@ import {
   heartbeatAnswer,
   heartbeatBody,
   jobParam,
+  subjectOf,
 } from '../schemas/jobs.ts';
 import { claimJob, completeJob, failJob, heartbeat } from '../services/jobs.ts';
 import { requirePrincipal, roleAtLeast } from '../services/principal.ts';
@@ -25,7 +26,8 @@ const tags = ['jobs'];
 const ok = z.object({ ok: z.literal(true) });
 
 /** Workers train any project's runs, so they need a token that covers every project. */
-function authorizeWorker(c: Context<AppEnv>) {
+/** Worker calls need a token that covers every project: a worker runs any project's jobs. */
+export function authorizeWorker(c: Context<AppEnv>) {
   const principal = c.get('principal');
   requirePrincipal(principal);
   if (principal.projectId !== null || !roleAtLeast(principal.role, 'write')) {
@@ -64,7 +66,7 @@ export function jobRoutes(deps: AppDeps) {
         const job = await claimJob(db, deps.queue, c.req.valid('json').workerId);
         if (!job) return c.body(null, 204);
         deps.logger.info(
-          { jobId: job.job.id, runId: job.run.id, attempt: job.job.attempt },
+          { jobId: job.job.id, kind: job.kind, ...subjectOf(job), attempt: job.job.attempt },
           'job claimed',
         );
         return c.json(job, 200);

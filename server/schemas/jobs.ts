@@ -19,8 +19,39 @@ const checkpointSource = z.object({
   sha256: z.string(),
 });
 
-export const claimedJob = z
+const jobRef = z.object({
+  id: z.uuid(),
+  attempt: z.number().int().openapi({ description: '1 on the first try' }),
+});
+const modelSource = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('builtin'), name: z.string() }),
+  checkpointSource.extend({ kind: z.literal('checkpoint') }),
+]);
+
+export const claimedEvaluation = z
   .object({
+    kind: z.literal('evaluate'),
+    job: jobRef,
+    evaluation: z.object({
+      id: z.uuid(),
+      suite: z.string(),
+      purpose: z.enum(['target', 'retention', 'safety']),
+      suiteVersion: z.number().int(),
+      metrics: z.array(z.string()),
+      decoding: z.record(z.string(), z.unknown()),
+      dataset: z.object({ path: z.string(), sha256: z.string(), rowCount: z.number().int() }),
+    }),
+    model: modelSource,
+    modelKind: z.enum(['full', 'adapter']),
+    /** For an adapter: the model it applies to. */
+    adapterBase: modelSource.optional(),
+  })
+  .openapi('ClaimedEvaluation');
+export type ClaimedEvaluation = z.infer<typeof claimedEvaluation>;
+
+export const claimedTraining = z
+  .object({
+    kind: z.literal('train'),
     job: z.object({
       id: z.uuid(),
       attempt: z.number().int().openapi({ description: '1 on the first try' }),
@@ -33,10 +64,7 @@ export const claimedJob = z
       pluginVersion: z.string().nullable(),
       config: z.record(z.string(), z.unknown()),
     }),
-    baseModel: z.discriminatedUnion('kind', [
-      z.object({ kind: z.literal('builtin'), name: z.string() }),
-      checkpointSource.extend({ kind: z.literal('checkpoint') }),
-    ]),
+    baseModel: modelSource,
     models: z.record(z.string(), checkpointSource).openapi({
       description: "other checkpoints the trainer reads, by role (PPO's reward model)",
     }),
@@ -50,8 +78,15 @@ export const claimedJob = z
       }),
     ),
   })
-  .openapi('ClaimedJob');
+  .openapi('ClaimedTraining');
+export type ClaimedTraining = z.infer<typeof claimedTraining>;
+
+export const claimedJob = z.discriminatedUnion('kind', [claimedTraining, claimedEvaluation]);
 export type ClaimedJob = z.infer<typeof claimedJob>;
+
+/** What a job works on, for the logs: a run's id, or an evaluation's. */
+export const subjectOf = (job: ClaimedJob) =>
+  job.kind === 'train' ? { runId: job.run.id } : { evaluationId: job.evaluation.id };
 
 export const heartbeatBody = z.object({ workerId }).openapi('Heartbeat');
 export const heartbeatAnswer = z.object({

@@ -4,13 +4,15 @@ import {
   checkpoints,
   datasets,
   datasetVersions,
+  evaluations,
   jobs,
   runDatasets,
   runs,
 } from '../db/schema/index.ts';
 import { AppError, notFound } from '../http/errors.ts';
 import type { JobQueue } from '../jobs/queue.ts';
-import type { ClaimedJob, JobResult } from '../schemas/jobs.ts';
+import type { ClaimedEvaluation, ClaimedJob, ClaimedTraining, JobResult } from '../schemas/jobs.ts';
+import { evaluationContext } from './evaluations.ts';
 
 type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 
@@ -83,18 +85,19 @@ async function describeJob(
     .innerJoin(datasetVersions, eq(datasetVersions.id, runDatasets.datasetVersionId))
     .innerJoin(datasets, eq(datasets.id, datasetVersions.datasetId))
     .where(and(eq(runDatasets.runId, runId), inArray(runDatasets.role, ['train', 'validation'])));
-  let baseModel: ClaimedJob['baseModel'] = { kind: 'builtin', name: 'tiny-base' };
+  let baseModel: ClaimedTraining['baseModel'] = { kind: 'builtin', name: 'tiny-base' };
   if (run.baseCheckpointId) {
     baseModel = {
       kind: 'checkpoint',
       ...(await checkpointSource(db, run.baseCheckpointId, 'baseCheckpointId')),
     };
   }
-  const models: ClaimedJob['models'] = {};
+  const models: ClaimedTraining['models'] = {};
   for (const [role, id] of Object.entries(payload.models ?? {}))
     models[role] = await checkpointSource(db, id, `models.${role}`);
   const [name = '', version] = (run.plugin ?? '').split(/(?<=.)@/);
   return {
+    kind: 'train',
     job: { id: jobId, attempt },
     run: {
       id: run.id,
@@ -113,7 +116,66 @@ async function describeJob(
       rowCount: l.rowCount,
       path: `/projects/${run.projectId}/datasets/${encodeURIComponent(l.name)}/versions/${l.version}/content`,
     })),
-  } satisfies ClaimedJob;
+  } satisfies ClaimedTraining;
+}
+
+/** Where a worker finds a model: a shipped one by name, or a run checkpoint's files. */
+async function modelSource(db: Db, c: typeof checkpoints.$inferSelect, field: string) {
+  if (!c.runId) {
+    const name = c.storageKey.startsWith('builtin:') ? c.storageKey.slice('builtin:'.length) : '';
+    if (!name) throw new AppError(409, 'conflict', `${field}: checkpoint ${c.id} has no files`);
+    return { kind: 'builtin' as const, name };
+  }
+  return { kind: 'checkpoint' as const, ...(await checkpointSource(db, c.id, field)) };
+}
+
+async function describeEvaluation(
+  db: Db,
+  jobId: string,
+  evaluationId: string,
+  attempt: number,
+): Promise<ClaimedEvaluation> {
+  const { evaluation, version, suite, checkpoint } = await evaluationContext(db, evaluationId);
+  const [dv] = await db
+    .select({
+      name: datasets.name,
+      version: datasetVersions.version,
+      sha256: datasetVersions.sha256,
+      rowCount: datasetVersions.rowCount,
+    })
+    .from(datasetVersions)
+    .innerJoin(datasets, eq(datasets.id, datasetVersions.datasetId))
+    .where(eq(datasetVersions.id, version.datasetVersionId));
+  if (!dv) throw notFound(`dataset version ${version.datasetVersionId}`);
+  let adapterBase: ClaimedEvaluation['adapterBase'];
+  if (checkpoint.kind === 'adapter') {
+    const [base] = checkpoint.baseCheckpointId
+      ? await db.select().from(checkpoints).where(eq(checkpoints.id, checkpoint.baseCheckpointId))
+      : [];
+    adapterBase = base
+      ? await modelSource(db, base, 'baseCheckpointId')
+      : { kind: 'builtin', name: 'tiny-base' };
+  }
+  return {
+    kind: 'evaluate',
+    job: { id: jobId, attempt },
+    evaluation: {
+      id: evaluation.id,
+      suite: suite.name,
+      purpose: suite.purpose,
+      suiteVersion: version.version,
+      metrics: version.metrics as string[],
+      decoding: version.decoding as Record<string, unknown>,
+      dataset: {
+        path: `/projects/${suite.projectId}/datasets/${encodeURIComponent(dv.name)}/versions/${dv.version}/content`,
+        sha256: dv.sha256,
+        rowCount: dv.rowCount,
+      },
+    },
+    model: await modelSource(db, checkpoint, 'checkpointId'),
+    modelKind: checkpoint.kind,
+    adapterBase,
+  };
 }
 
 /**
@@ -142,6 +204,18 @@ export async function claimJob(
       // 'running' too: a job the queue expired behind our back is taken over by the new worker.
       .where(and(eq(jobs.id, claimed.id), inArray(jobs.status, ['queued', 'running'])))
       .returning();
+    if (job?.kind === 'evaluate' && job.evaluationId) {
+      await db
+        .update(evaluations)
+        .set({ status: 'running', startedAt: sql`coalesce(${evaluations.startedAt}, now())` })
+        .where(eq(evaluations.id, job.evaluationId));
+      try {
+        return await describeEvaluation(db, job.id, job.evaluationId, job.attempts);
+      } catch (err) {
+        await failJob(db, queue, job.id, workerId, (err as Error).message, false);
+        continue;
+      }
+    }
     const [run] = job?.runId
       ? await db
           .update(runs)
@@ -256,6 +330,15 @@ export async function failJob(
     })
     .where(eq(jobs.id, jobId));
   await finishRun(db, job.runId, outcome === 'retry' ? 'queued' : 'failed', error);
+  if (job.evaluationId)
+    await db
+      .update(evaluations)
+      .set(
+        outcome === 'retry'
+          ? { status: 'queued' }
+          : { status: 'failed', error, finishedAt: new Date() },
+      )
+      .where(eq(evaluations.id, job.evaluationId));
   return outcome;
 }
 

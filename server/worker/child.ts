@@ -1,5 +1,5 @@
 /**
- * One training attempt, in its own process: the worker forks this with CUDA_VISIBLE_DEVICES set to
+ * One training (or evaluation) attempt, in its own process: the worker forks this with CUDA_VISIBLE_DEVICES set to
  * its GPUs and sends the claimed job over IPC. Its own process because a cancelled or stuck
  * training must be stoppable with a signal, native GPU memory is only truly freed at exit, and a
  * crash (out of memory, a native abort) must not take the worker down.
@@ -9,8 +9,9 @@ import { initBackend, parseBackendName } from '../../plugins/model/backend/index
 import { CancelledError, isRetryable } from '../../plugins/sdk/index.ts';
 import { HeldoutClient } from '../client/index.ts';
 import { createPluginHost } from '../plugins/host.ts';
-import type { ClaimedJob } from '../schemas/jobs.ts';
+import type { ClaimedJob, ClaimedTraining } from '../schemas/jobs.ts';
 import { httpTrainContext, withRetry } from './context.ts';
+import { runEvaluation } from './evaluate.ts';
 
 export type ToChild =
   | {
@@ -20,6 +21,7 @@ export type ToChild =
       token: string;
       workDir: string;
       gpus: number[];
+      workerId: string;
     }
   | { type: 'cancel' };
 
@@ -33,12 +35,31 @@ const controller = new AbortController();
 const tell = (msg: FromChild) =>
   new Promise<void>((resolve) => process.send!(msg, () => resolve()));
 
-async function train(msg: Extract<ToChild, { type: 'start' }>): Promise<FromChild> {
-  const { job } = msg;
+type Start = Extract<ToChild, { type: 'start' }>;
+
+async function attempt(msg: Start): Promise<FromChild> {
   const client = new HeldoutClient({ baseUrl: msg.server, token: msg.token });
   const backend = await initBackend(
     process.env.HELDOUT_BACKEND ? { prefer: parseBackendName(process.env.HELDOUT_BACKEND) } : {},
   );
+  const { job } = msg;
+  if (job.kind === 'evaluate') {
+    await runEvaluation(client, job, {
+      workDir: msg.workDir,
+      workerId: msg.workerId,
+      signal: controller.signal,
+    });
+    return { type: 'done', steps: 0 };
+  }
+  return train({ ...msg, job }, client, backend);
+}
+
+async function train(
+  msg: Start & { job: ClaimedTraining },
+  client: HeldoutClient,
+  backend: Awaited<ReturnType<typeof initBackend>>,
+): Promise<FromChild> {
+  const { job } = msg;
   await withRetry('recording the device', () =>
     client.runs.update(job.run.id, { backend: backend.backend, device: backend.device }),
   );
@@ -89,7 +110,7 @@ async function train(msg: Extract<ToChild, { type: 'start' }>): Promise<FromChil
 process.on('message', (msg: ToChild) => {
   if (msg.type === 'cancel') return controller.abort();
   fs.mkdirSync(msg.workDir, { recursive: true });
-  train(msg)
+  attempt(msg)
     .catch((err: unknown): FromChild => {
       if (err instanceof CancelledError || controller.signal.aborted) return { type: 'cancelled' };
       const e = err as Error;

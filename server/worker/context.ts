@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import type {
   CheckpointInfo,
   DatasetRow,
@@ -12,14 +11,10 @@ import type {
   TrainContext,
 } from '../../plugins/sdk/index.ts';
 import { TransientError } from '../../plugins/sdk/index.ts';
+import { BUILTIN_MODELS } from '../../plugins/model/base/builtin.ts';
 import { HeldoutApiError, type HeldoutClient } from '../client/index.ts';
 import type { Checkpoint } from '../schemas/checkpoints.ts';
-import type { ClaimedJob } from '../schemas/jobs.ts';
-
-/** Models every worker has on disk, by the name a claimed job gives. */
-const BUILTIN_MODELS: Record<string, string> = {
-  'tiny-base': fileURLToPath(new URL('../../plugins/model/base/tiny-base', import.meta.url)),
-};
+import type { ClaimedTraining } from '../schemas/jobs.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -58,9 +53,10 @@ async function downloadTo(res: Response, file: string): Promise<string> {
   return hash.digest('hex');
 }
 
-async function fetchDataset(
+/** A dataset version's rows, checked against the sha256 the server gave for it. */
+export async function fetchDataset(
   client: HeldoutClient,
-  d: ClaimedJob['datasets'][number],
+  d: { role: string; kind: DatasetSplit['kind']; path: string; sha256: string },
 ): Promise<DatasetSplit> {
   const res = await withRetry(`downloading the ${d.role} dataset`, () => client.raw('GET', d.path));
   const bytes = new Uint8Array(await res.arrayBuffer());
@@ -98,26 +94,33 @@ async function downloadCheckpoint(
   }
 }
 
-async function baseModelDir(client: HeldoutClient, job: ClaimedJob, workDir: string) {
-  const base = job.baseModel;
-  if (base.kind === 'builtin') {
-    const dir = BUILTIN_MODELS[base.name];
-    if (!dir) throw new TransientError(`this worker has no built-in model "${base.name}"`);
-    const bytes = fs.readFileSync(path.join(dir, 'model.safetensors'));
-    return { dir, sha256: createHash('sha256').update(bytes).digest('hex') };
+type ModelSource = ClaimedTraining['baseModel'];
+
+/** A model on local disk: a shipped one in place, or a run checkpoint downloaded into `dir`. */
+export async function modelDir(client: HeldoutClient, source: ModelSource, dir: string) {
+  if (source.kind === 'builtin') {
+    const builtin = BUILTIN_MODELS[source.name];
+    if (!builtin) throw new TransientError(`this worker has no built-in model "${source.name}"`);
+    const bytes = fs.readFileSync(path.join(builtin, 'model.safetensors'));
+    return { dir: builtin, sha256: createHash('sha256').update(bytes).digest('hex') };
   }
-  const dir = path.join(workDir, 'base');
-  await downloadCheckpoint(client, base.runId, base.path, dir);
-  return { dir, sha256: base.sha256, checkpointId: base.checkpointId };
+  await downloadCheckpoint(client, source.runId, source.path, dir);
+  return { dir, sha256: source.sha256, checkpointId: source.checkpointId };
 }
 
+const baseModelDir = (client: HeldoutClient, job: ClaimedTraining, workDir: string) =>
+  modelDir(client, job.baseModel, path.join(workDir, 'base'));
+
 /** The other checkpoints the job reads (PPO's reward model), each in `models/<role>`. */
-async function modelDirs(client: HeldoutClient, job: ClaimedJob, workDir: string) {
+async function modelDirs(client: HeldoutClient, job: ClaimedTraining, workDir: string) {
   const models: NonNullable<TrainContext['models']> = {};
   for (const [role, source] of Object.entries(job.models ?? {})) {
-    const dir = path.join(workDir, 'models', role);
-    await downloadCheckpoint(client, source.runId, source.path, dir);
-    models[role] = { dir, sha256: source.sha256, checkpointId: source.checkpointId };
+    const local = await modelDir(
+      client,
+      { kind: 'checkpoint', ...source },
+      path.join(workDir, 'models', role),
+    );
+    models[role] = { dir: local.dir, sha256: source.sha256, checkpointId: source.checkpointId };
   }
   return models;
 }
@@ -197,7 +200,7 @@ function httpReporter(
 
 export interface HttpContextOptions {
   client: HeldoutClient;
-  job: ClaimedJob;
+  job: ClaimedTraining;
   /** A private directory for this attempt; removed by the caller afterwards. */
   workDir: string;
   signal: AbortSignal;

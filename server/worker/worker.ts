@@ -7,7 +7,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import { cudaVisibleDevices } from '../../plugins/model/backend/index.ts';
 import { HeldoutClient } from '../client/index.ts';
-import type { ClaimedJob } from '../schemas/jobs.ts';
+import { subjectOf, type ClaimedJob } from '../schemas/jobs.ts';
 import type { FromChild, ToChild } from './child.ts';
 
 export interface WorkerOptions {
@@ -74,7 +74,7 @@ export function startWorker(opts: WorkerOptions) {
     let outcome: FromChild | undefined;
     let stopReason: 'cancelled' | 'reassigned' | 'shutdown' | undefined;
     child.on('message', (msg: FromChild) => {
-      if (msg.type === 'log') log.info({ runId: job.run.id, line: msg.line }, 'training');
+      if (msg.type === 'log') log.info({ ...subjectOf(job), line: msg.line }, 'training');
       else outcome = msg;
     });
     const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
@@ -84,7 +84,7 @@ export function startWorker(opts: WorkerOptions) {
     const stop = (reason: NonNullable<typeof stopReason>) => {
       if (stopReason) return;
       stopReason = reason;
-      log.info({ jobId: job.job.id, runId: job.run.id, reason }, 'stopping the training');
+      log.info({ jobId: job.job.id, ...subjectOf(job), reason }, 'stopping the training');
       if (child.connected) child.send({ type: 'cancel' } satisfies ToChild);
       killTimer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
     };
@@ -103,6 +103,7 @@ export function startWorker(opts: WorkerOptions) {
       token: opts.token,
       workDir,
       gpus: slot,
+      workerId,
     } satisfies ToChild);
     const { code, signal } = await exited;
     clearInterval(beat);
@@ -110,7 +111,7 @@ export function startWorker(opts: WorkerOptions) {
     stopping.signal.removeEventListener('abort', onShutdown);
     fs.rmSync(workDir, { recursive: true, force: true });
 
-    const ctx = { jobId: job.job.id, runId: job.run.id, attempt: job.job.attempt };
+    const ctx = { jobId: job.job.id, ...subjectOf(job), attempt: job.job.attempt };
     // Cancelled or reassigned: the server already knows, there is nothing to report.
     if (stopReason === 'cancelled' || stopReason === 'reassigned') return;
     try {
@@ -150,7 +151,7 @@ export function startWorker(opts: WorkerOptions) {
         await sleep(pollMs, stopping.signal);
         continue;
       }
-      log.info({ jobId: job.job.id, runId: job.run.id, workerId }, 'training started');
+      log.info({ jobId: job.job.id, ...subjectOf(job), workerId }, 'training started');
       await runAttempt(slot, workerId, job);
     }
   }

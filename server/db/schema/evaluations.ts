@@ -47,6 +47,8 @@ export const suiteVersions = pgTable(
     decoding: jsonb('decoding').notNull(),
     // Evaluations are only comparable under identical decoding: the hash makes that a key.
     decodingHash: text('decoding_hash').notNull(),
+    // A case passes when the first metric reaches this: what pass->fail flips are counted by.
+    passThreshold: real('pass_threshold').notNull().default(1),
     caseCount: integer('case_count').notNull(),
     createdAt: createdAt(),
   },

@@ -1,0 +1,1 @@
+ALTER TABLE "suite_versions" ADD COLUMN "pass_threshold" real DEFAULT 1 NOT NULL;

@@ -1,0 +1,185 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HeldoutClient } from '../../server/client/index.ts';
+import { loadConfig } from '../../server/config.ts';
+import { startServer, type RunningServer } from '../../server/serve.ts';
+import { startWorker } from '../../server/worker/worker.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { memoryLogger } from '../helpers/logger.ts';
+
+const token = 'hld_evaluation-test-admin-token';
+const suitesDir = fileURLToPath(new URL('../../plugins/model/base/suites', import.meta.url));
+let database: TestDatabase;
+let server: RunningServer;
+let client: HeldoutClient;
+let dataDir: string;
+let worker: ReturnType<typeof startWorker>;
+let faq: number;
+
+const jsonl = (rows: object[]) => rows.map((x) => JSON.stringify(x)).join('\n') + '\n';
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'heldout-eval-test-'));
+  const config = loadConfig({
+    DATABASE_URL: database.url,
+    PORT: '0',
+    HELDOUT_ADMIN_TOKEN: token,
+    HELDOUT_DATA_DIR: dataDir,
+    HELDOUT_WORKER: '0',
+  });
+  server = await startServer(config, memoryLogger('warn').logger);
+  client = new HeldoutClient({ baseUrl: server.url, token });
+  worker = startWorker({
+    server: server.url,
+    token,
+    gpus: [],
+    logger: memoryLogger('warn').logger,
+    name: 'evaluator',
+  });
+  await client.projects.create({ name: 'support' });
+  // A narrow domain the base has never seen: taught carelessly, it overwrites general skills.
+  const rows = Array.from({ length: 64 }, (_, i) => ({
+    prompt: `Q: What is the fee of plan ${i}?\nA:`,
+    response: ` Plan ${i} costs ${(i * 7) % 50} dollars a month.`,
+  }));
+  faq = (await client.datasets.upload('support', 'faq', 'sft', jsonl(rows))).id;
+}, 60_000);
+afterAll(async () => {
+  await worker?.stop();
+  await server?.close();
+  await database?.drop();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, ms: number) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** The evaluations of a checkpoint once every one of them has ended. */
+const evaluated = (checkpointId: string, count: number) =>
+  until(
+    `the evaluations of ${checkpointId}`,
+    async () => {
+      const list = await client.evaluations.ofCheckpoint(checkpointId);
+      return list.length >= count && list.every((e) => ['finished', 'failed'].includes(e.status))
+        ? list
+        : undefined;
+    },
+    120_000,
+  );
+
+async function trainedCheckpoint(plugin: string, config: Record<string, unknown>) {
+  const run = await client.runs.create('support', {
+    plugin,
+    config,
+    datasets: [{ datasetVersionId: faq, role: 'train' }],
+  });
+  const done = await until(
+    'the run to end',
+    async () => {
+      const r = await client.runs.get(run.id);
+      return ['finished', 'failed'].includes(r.status) ? r : undefined;
+    },
+    150_000,
+  );
+  expect(done.status, done.error ?? '').toBe('finished');
+  return (await client.checkpoints.list(run.id)).at(-1)!;
+}
+
+describe('every checkpoint is evaluated on every active suite', () => {
+  it('scores the base once per suite version, then each new checkpoint, and finds forgetting', async () => {
+    const cases = fs
+      .readFileSync(path.join(suitesDir, 'capitalisation.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(0, 30);
+    const dataset = await client.datasets.upload('support', 'caps', 'eval', cases.join('\n'));
+    await client.suites.create('support', { name: 'capitalisation', purpose: 'retention' });
+    const version = await client.suites.addVersion('support', 'capitalisation', {
+      datasetVersionId: dataset.id,
+      metrics: ['exact-match'],
+      decoding: { maxNewTokens: 24 },
+    });
+    expect(version).toMatchObject({ version: 1, caseCount: 30, passThreshold: 1 });
+
+    // The shipped base is a checkpoint of the project, evaluated as soon as the suite exists.
+    const suites = await client.suites.list('support');
+    expect(suites[0]!.versions).toHaveLength(1);
+    const full = await trainedCheckpoint('full', {
+      steps: 150,
+      batchSize: 8,
+      learningRate: 5e-3,
+      warmupSteps: 5,
+      checkpointEvery: 150,
+    });
+    const [tuned] = await evaluated(full.id, 1);
+    expect(tuned!.status, tuned!.error ?? '').toBe('finished');
+    expect(tuned!.aggregates!['exact-match']!.n).toBe(30);
+
+    const findings = await until(
+      'the forgetting finding',
+      async () => {
+        const list = await client.evaluations.findings(full.id);
+        return list.length ? list : undefined;
+      },
+      60_000,
+    );
+    const forgetting = findings.find((f) => f.detector === 'forgetting')!;
+    expect(forgetting.severity).toBe('block');
+    const evidence = forgetting.evidence as {
+      referenceMean: number;
+      candidateMean: number;
+      passToFail: string[];
+    };
+    expect(evidence.referenceMean).toBeGreaterThan(0.5);
+    expect(evidence.candidateMean).toBeLessThan(evidence.referenceMean / 2);
+    expect(evidence.passToFail.length).toBeGreaterThan(5);
+    expect(evidence.passToFail[0]).toMatch(/^capitalisation-\d+$/);
+
+    // An adapter is evaluated on its base, applied on the fly; a gentle one keeps the skill.
+    const lora = await trainedCheckpoint('lora', {
+      steps: 20,
+      batchSize: 8,
+      learningRate: 2e-3,
+      warmupSteps: 2,
+      checkpointEvery: 20,
+    });
+    const [adapter] = await evaluated(lora.id, 1);
+    expect(adapter!.status, adapter!.error ?? '').toBe('finished');
+    expect(adapter!.aggregates!['exact-match']!.value).toBeGreaterThan(0.5);
+    const adapterFindings = await client.evaluations.findings(lora.id);
+    expect(adapterFindings.filter((f) => f.severity === 'block')).toEqual([]);
+  }, 400_000);
+
+  it('refuses suites that could never be evaluated, naming the field', async () => {
+    const sft = await client.datasets.upload(
+      'support',
+      'not-eval',
+      'sft',
+      jsonl([{ prompt: 'a', response: 'b' }]),
+    );
+    await client.suites.create('support', { name: 'bad', purpose: 'target' });
+    await expect(
+      client.suites.addVersion('support', 'bad', { datasetVersionId: sft.id, metrics: ['bleu'] }),
+    ).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/datasetVersionId/) });
+    await expect(
+      client.suites.addVersion('support', 'bad', {
+        datasetVersionId: sft.id,
+        metrics: ['no-such-metric' as 'bleu'],
+      }),
+    ).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/metrics/) });
+    await expect(
+      client.suites.create('support', { name: 'bad', purpose: 'target' }),
+    ).rejects.toMatchObject({ status: 409 });
+  });
+});
