@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.ts';
+import { gateCommand, GATE_USAGE } from './gate-command.ts';
 import { createLogger } from './logger.ts';
 import { startServer } from './serve.ts';
 import { startWorker } from './worker/worker.ts';
@@ -12,6 +13,7 @@ Usage:
                        and one in-process training worker (HELDOUT_WORKER=0 turns it off)
   heldout worker --server URL --token TOKEN [--gpus 0,1]
                        train queued runs: one job per GPU, or one on the CPU without --gpus
+  ${GATE_USAGE}
   heldout --version    print the version
 
 Configuration comes from environment variables; see README.md.`;
@@ -82,6 +84,7 @@ async function workerCommand(argv: string[]): Promise<void> {
 
 async function main(argv: string[]): Promise<void> {
   if (argv[0] === 'worker') return workerCommand(argv.slice(1));
+  if (argv[0] === 'gate') return void (process.exitCode = await gateCommand(argv.slice(1)));
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,

@@ -12,6 +12,7 @@
 import { artifactsClient } from './artifacts.ts';
 import { datasetsClient } from './datasets.ts';
 import { checkpointsClient, jobsClient } from './jobs.ts';
+import { gatesClient, modelsClient, promotionsClient } from './registry.ts';
 import { metricsClient, projectsClient, runsClient } from './runs.ts';
 import { evaluationsClient, suitesClient } from './suites.ts';
 import { createTransport, type ClientOptions } from './transport.ts';
@@ -28,6 +29,9 @@ export class HeldoutClient {
   readonly jobs;
   readonly suites;
   readonly evaluations;
+  readonly models;
+  readonly gates;
+  readonly promotions;
   readonly #transport;
 
   constructor(options: ClientOptions) {
@@ -42,6 +46,9 @@ export class HeldoutClient {
     this.jobs = jobsClient(t);
     this.suites = suitesClient(t);
     this.evaluations = evaluationsClient(t);
+    this.models = modelsClient(t);
+    this.gates = gatesClient(t);
+    this.promotions = promotionsClient(t);
   }
 
   /** Any API path (as the server hands them out, e.g. a claimed job's dataset paths), raw. */

@@ -104,7 +104,7 @@ export function evidenceRows(database: TestDatabase, projectId: number) {
       checkpointId: string,
       suiteVersionId: number,
       scores: number[],
-      status: 'finished' | 'failed' | 'running' = 'finished',
+      status: 'finished' | 'failed' | 'running' | 'queued' = 'finished',
     ): Promise<string> {
       const [row] = await db
         .insert(evaluations)
@@ -116,8 +116,10 @@ export function evidenceRows(database: TestDatabase, projectId: number) {
           decodingHash: 'd',
           metricVersions: { exact_match: '1' },
           finishedAt: status === 'finished' ? new Date() : null,
+          caseCount: status === 'finished' ? scores.length : null,
         })
         .returning();
+      if (scores.length === 0) return row!.id;
       await db.insert(evaluationCases).values(
         scores.map((s, i) => ({
           evaluationId: row!.id,
