@@ -20,6 +20,7 @@ import {
   subjectOf,
 } from '../schemas/jobs.ts';
 import { claimJob, completeJob, failJob, heartbeat } from '../services/jobs.ts';
+import { recordOverfitting } from '../services/run-findings.ts';
 import { requirePrincipal, roleAtLeast } from '../services/principal.ts';
 
 const tags = ['jobs'];
@@ -102,7 +103,14 @@ export function jobRoutes(deps: AppDeps) {
       async (c) => {
         authorizeWorker(c);
         const { workerId, result } = c.req.valid('json');
-        await completeJob(db, deps.queue, c.req.valid('param').jobId, workerId, result);
+        const job = await completeJob(db, deps.queue, c.req.valid('param').jobId, workerId, result);
+        if (job.runId) {
+          // A detector's failure must not undo a finished training: it is logged, not answered.
+          await recordOverfitting(db, { id: job.runId, projectId: job.projectId }).catch(
+            (err: unknown) =>
+              deps.logger.error({ err, runId: job.runId }, 'overfitting detector failed'),
+          );
+        }
         return c.json({ ok: true as const }, 200);
       },
     )

@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { and, desc, eq } from 'drizzle-orm';
+import { and, desc, eq, isNull, or } from 'drizzle-orm';
 import { evaluations, findings, jobs, suites } from '../db/schema/index.ts';
 import type { AppDeps } from '../http/env.ts';
 import { AppError, notFound } from '../http/errors.ts';
@@ -32,6 +32,7 @@ import {
 } from '../services/evaluations.ts';
 import { authorize } from '../services/principal.ts';
 import { addSuiteVersion, createSuite, findSuite, presentSuites } from '../services/suites.ts';
+import { blobStoreFor } from '../storage/fs-blob-store.ts';
 import { authorizeProject } from './access.ts';
 import { authorizeWorker } from './jobs.ts';
 
@@ -44,6 +45,7 @@ const evaluationParam = z.object({
 export function suiteRoutes(deps: AppDeps) {
   const { db } = deps.database;
   const publicRead = deps.config.HELDOUT_PUBLIC_READ;
+  const store = blobStoreFor(deps.config.dataDir);
   return createRouter()
     .openapi(
       createRoute({
@@ -182,7 +184,15 @@ export function suiteRoutes(deps: AppDeps) {
         const rows = await db
           .select()
           .from(findings)
-          .where(eq(findings.checkpointId, checkpoint.id))
+          .where(
+            or(
+              eq(findings.checkpointId, checkpoint.id),
+              // A run's own findings (overfitting) concern every checkpoint it wrote.
+              checkpoint.runId
+                ? and(eq(findings.runId, checkpoint.runId), isNull(findings.checkpointId))
+                : undefined,
+            ),
+          )
           .orderBy(desc(findings.createdAt))
           .limit(1000);
         return c.json(
@@ -252,7 +262,7 @@ export function suiteRoutes(deps: AppDeps) {
             'conflict',
             `workerId: evaluation ${evaluationId} is not running on ${body.workerId}`,
           );
-        await recordEvaluation(db, evaluationId, body);
+        await recordEvaluation(db, store, evaluationId, body);
         return c.json({}, 200);
       },
     );

@@ -45,6 +45,19 @@ export const claimedEvaluation = z
     modelKind: z.enum(['full', 'adapter']),
     /** For an adapter: the model it applies to. */
     adapterBase: modelSource.optional(),
+    /**
+     * The run's training data, when the checkpoint's memorisation is still to be measured: the
+     * worker continues prefixes of training rows and reports what it generated.
+     */
+    memorisation: z
+      .array(
+        z.object({
+          path: z.string(),
+          sha256: z.string(),
+          kind: z.enum(['text', 'sft', 'preference', 'eval']),
+        }),
+      )
+      .optional(),
   })
   .openapi('ClaimedEvaluation');
 export type ClaimedEvaluation = z.infer<typeof claimedEvaluation>;

@@ -126,6 +126,18 @@ export const evaluationResultsBody = z
       .max(100_000),
     aggregates: z.record(z.string(), aggregate),
     metricVersions: z.record(z.string(), z.string()),
+    memorisation: z
+      .array(
+        z.object({
+          index: z.number().int().min(0),
+          prefix: z.string().max(10_000),
+          suffix: z.string().max(10_000),
+          continuation: z.string().max(10_000),
+        }),
+      )
+      .max(10_000)
+      .optional()
+      .openapi({ description: 'greedy continuations of training-row prefixes, when asked for' }),
   })
   .openapi('EvaluationResults');
 export type EvaluationResults = z.infer<typeof evaluationResultsBody>;

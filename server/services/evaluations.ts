@@ -2,14 +2,14 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { and, desc, eq, inArray, isNull, ne, sql } from 'drizzle-orm';
-import { detectForgetting } from '../../evaluators/detectors/index.ts';
+import { detectForgetting, memorisationRate } from '../../evaluators/detectors/index.ts';
 import { BUILTIN_MODELS, builtinStorageKey } from '../../plugins/model/base/builtin.ts';
 import type { Db } from '../db/client.ts';
 import {
   checkpoints,
+  datasetVersions,
   evaluationCases,
   evaluations,
-  findings,
   jobs,
   suites,
   suiteVersions,
@@ -17,6 +17,9 @@ import {
 import { AppError, notFound } from '../http/errors.ts';
 import type { JobQueue } from '../jobs/queue.ts';
 import type { EvaluationResults } from '../schemas/suites.ts';
+import type { BlobStore } from '../storage/blob-store.ts';
+import { recordContamination, replaceFindings } from './run-findings.ts';
+import type { EvalCase } from '../../evaluators/suite-runner.ts';
 import { activeSuiteVersions } from './suites.ts';
 
 type CheckpointRow = typeof checkpoints.$inferSelect;
@@ -189,6 +192,7 @@ export async function evaluationContext(db: Db, evaluationId: string) {
  */
 export async function recordEvaluation(
   db: Db,
+  store: BlobStore,
   evaluationId: string,
   results: EvaluationResults,
 ): Promise<void> {
@@ -228,6 +232,44 @@ export async function recordEvaluation(
       })
       .where(eq(evaluations.id, evaluation.id));
   });
+  if (checkpoint.runId && results.memorisation) {
+    const summary = memorisationRate(results.memorisation);
+    if (summary.finding)
+      await replaceFindings(
+        db,
+        { projectId: checkpoint.projectId, runId: checkpoint.runId, checkpointId: checkpoint.id },
+        'memorisation',
+        [summary.finding],
+      );
+  }
+  if (checkpoint.runId) {
+    const [dv] = await db
+      .select({ storageKey: datasetVersions.storageKey })
+      .from(datasetVersions)
+      .where(eq(datasetVersions.id, version.datasetVersionId));
+    const text = await new Response(await store.open(dv!.storageKey)).text();
+    const scores = new Map(results.cases.map((c) => [c.caseId, c.scores[primary] ?? 0]));
+    const cases = text
+      .split('\n')
+      .filter((l) => l.trim())
+      .map((l) => JSON.parse(l) as EvalCase)
+      .map((c) => ({
+        id: c.id,
+        text: [c.input, ...(Array.isArray(c.expected) ? c.expected : [c.expected])].join('\n'),
+        score: scores.get(c.id) ?? 0,
+      }));
+    await recordContamination(
+      db,
+      store,
+      {
+        projectId: checkpoint.projectId,
+        runId: checkpoint.runId,
+        checkpointId: checkpoint.id,
+        suiteVersionId: version.id,
+      },
+      cases,
+    );
+  }
   if (suite.purpose !== 'retention') return;
   // The base's evaluation may land before or after its descendants': whichever is second counts.
   if (checkpoint.runId) await recordForgetting(db, checkpoint, version, suite.name, primary);
@@ -279,28 +321,17 @@ async function recordForgetting(
     base: await caseResults(db, baseEval.id, metric),
     candidate: await caseResults(db, mine.id, metric),
   });
-  await db
-    .delete(findings)
-    .where(
-      and(
-        eq(findings.checkpointId, checkpoint.id),
-        eq(findings.suiteVersionId, version.id),
-        eq(findings.detector, 'forgetting'),
-      ),
-    );
-  if (result.findings.length)
-    await db.insert(findings).values(
-      result.findings.map((f) => ({
-        projectId: checkpoint.projectId,
-        runId: checkpoint.runId,
-        checkpointId: checkpoint.id,
-        suiteVersionId: version.id,
-        detector: f.detector,
-        severity: f.severity,
-        summary: f.summary,
-        evidence: f.evidence,
-      })),
-    );
+  await replaceFindings(
+    db,
+    {
+      projectId: checkpoint.projectId,
+      runId: checkpoint.runId,
+      checkpointId: checkpoint.id,
+      suiteVersionId: version.id,
+    },
+    'forgetting',
+    result.findings,
+  );
 }
 
 async function recordForgettingOfDescendants(

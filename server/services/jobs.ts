@@ -5,6 +5,7 @@ import {
   datasets,
   datasetVersions,
   evaluations,
+  findings,
   jobs,
   runDatasets,
   runs,
@@ -129,6 +130,32 @@ async function modelSource(db: Db, c: typeof checkpoints.$inferSelect, field: st
   return { kind: 'checkpoint' as const, ...(await checkpointSource(db, c.id, field)) };
 }
 
+/** The run's training datasets, unless this checkpoint's memorisation was measured already. */
+async function memorisationData(db: Db, checkpoint: typeof checkpoints.$inferSelect) {
+  const [measured] = await db
+    .select({ id: findings.id })
+    .from(findings)
+    .where(and(eq(findings.checkpointId, checkpoint.id), eq(findings.detector, 'memorisation')))
+    .limit(1);
+  if (measured) return undefined;
+  const rows = await db
+    .select({
+      name: datasets.name,
+      kind: datasets.kind,
+      version: datasetVersions.version,
+      sha256: datasetVersions.sha256,
+    })
+    .from(runDatasets)
+    .innerJoin(datasetVersions, eq(datasetVersions.id, runDatasets.datasetVersionId))
+    .innerJoin(datasets, eq(datasets.id, datasetVersions.datasetId))
+    .where(and(eq(runDatasets.runId, checkpoint.runId!), eq(runDatasets.role, 'train')));
+  return rows.map((r) => ({
+    kind: r.kind,
+    sha256: r.sha256,
+    path: `/projects/${checkpoint.projectId}/datasets/${encodeURIComponent(r.name)}/versions/${r.version}/content`,
+  }));
+}
+
 async function describeEvaluation(
   db: Db,
   jobId: string,
@@ -158,6 +185,7 @@ async function describeEvaluation(
   }
   return {
     kind: 'evaluate',
+    memorisation: checkpoint.runId ? await memorisationData(db, checkpoint) : undefined,
     job: { id: jobId, attempt },
     evaluation: {
       id: evaluation.id,
@@ -289,7 +317,7 @@ export async function completeJob(
   jobId: string,
   workerId: string,
   result: JobResult,
-): Promise<void> {
+): Promise<typeof jobs.$inferSelect> {
   const { job, mine } = await ownJob(db, jobId, workerId);
   if (!mine) throw new AppError(409, 'conflict', `job ${jobId} is not running on ${workerId}`);
   await queue.complete(jobId, result);
@@ -298,6 +326,7 @@ export async function completeJob(
     .set({ status: 'finished', finishedAt: new Date(), error: null })
     .where(eq(jobs.id, jobId));
   await finishRun(db, job.runId, 'finished', null);
+  return job;
 }
 
 /**

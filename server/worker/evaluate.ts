@@ -13,6 +13,7 @@ import {
   type EvalCase,
   type ModelHandle,
 } from '../../evaluators/suite-runner.ts';
+import { memorisationProbes } from '../../evaluators/detectors/index.ts';
 import type { MetricName } from '../../evaluators/registry.ts';
 import * as m from '../../plugins/model/index.ts';
 import { CancelledError } from '../../plugins/sdk/index.ts';
@@ -88,6 +89,34 @@ async function localModel(
   };
 }
 
+/** What a training row asks a model to have learnt: its whole text, prompt and answer together. */
+const trainingText = (row: Record<string, unknown>) =>
+  typeof row.text === 'string'
+    ? row.text
+    : `${String(row.prompt ?? '')}${String(row.response ?? row.chosen ?? '')}`;
+
+/**
+ * Memorisation: greedy continuations of the first characters of training rows, which the server
+ * compares with what followed them in training.
+ */
+async function probeMemorisation(
+  client: HeldoutClient,
+  training: NonNullable<ClaimedEvaluation['memorisation']>,
+  model: ModelHandle,
+) {
+  const texts: string[] = [];
+  for (const d of training) {
+    const split = await fetchDataset(client, { role: 'train', ...d });
+    texts.push(...split.rows.map(trainingText));
+  }
+  const probes = memorisationProbes(texts, { prefixChars: 32, suffixChars: 16, limit: 32 });
+  const outputs = await model.generate(
+    probes.map((p) => p.prefix),
+    { maxNewTokens: 32, temperature: 0, stop: [] },
+  );
+  return probes.map((p, i) => ({ ...p, continuation: outputs[i]!.text }));
+}
+
 export async function runEvaluation(
   client: HeldoutClient,
   job: ClaimedEvaluation,
@@ -109,7 +138,11 @@ export async function runEvaluation(
       },
       cache: memoryCache(),
     });
+    const memorisation = job.memorisation
+      ? await probeMemorisation(client, job.memorisation, model)
+      : undefined;
     await client.evaluations.report(evaluation.id, {
+      memorisation,
       workerId: opts.workerId,
       cases: result.cases.map((c, i) => ({
         caseId: c.caseId,

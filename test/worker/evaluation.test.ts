@@ -18,6 +18,16 @@ let client: HeldoutClient;
 let dataDir: string;
 let worker: ReturnType<typeof startWorker>;
 let faq: number;
+let faqValid: number;
+
+const plans = (from: number, n: number) =>
+  Array.from({ length: n }, (_, k) => {
+    const i = from + k;
+    return {
+      prompt: `Q: What is the fee of plan ${i}?\nA:`,
+      response: ` Plan ${i} costs ${(i * 7) % 50} dollars a month.`,
+    };
+  });
 
 const jsonl = (rows: object[]) => rows.map((x) => JSON.stringify(x)).join('\n') + '\n';
 
@@ -42,11 +52,9 @@ beforeAll(async () => {
   });
   await client.projects.create({ name: 'support' });
   // A narrow domain the base has never seen: taught carelessly, it overwrites general skills.
-  const rows = Array.from({ length: 64 }, (_, i) => ({
-    prompt: `Q: What is the fee of plan ${i}?\nA:`,
-    response: ` Plan ${i} costs ${(i * 7) % 50} dollars a month.`,
-  }));
-  faq = (await client.datasets.upload('support', 'faq', 'sft', jsonl(rows))).id;
+  faq = (await client.datasets.upload('support', 'faq', 'sft', jsonl(plans(0, 64)))).id;
+  faqValid = (await client.datasets.upload('support', 'faq-valid', 'sft', jsonl(plans(200, 16))))
+    .id;
 }, 60_000);
 afterAll(async () => {
   await worker?.stop();
@@ -78,11 +86,14 @@ const evaluated = (checkpointId: string, count: number) =>
     120_000,
   );
 
-async function trainedCheckpoint(plugin: string, config: Record<string, unknown>) {
+async function trainedCheckpoint(plugin: string, config: Record<string, unknown>, train = faq) {
   const run = await client.runs.create('support', {
     plugin,
     config,
-    datasets: [{ datasetVersionId: faq, role: 'train' }],
+    datasets: [
+      { datasetVersionId: train, role: 'train' },
+      { datasetVersionId: faqValid, role: 'validation' },
+    ],
   });
   const done = await until(
     'the run to end',
@@ -115,25 +126,67 @@ describe('every checkpoint is evaluated on every active suite', () => {
     // The shipped base is a checkpoint of the project, evaluated as soon as the suite exists.
     const suites = await client.suites.list('support');
     expect(suites[0]!.versions).toHaveLength(1);
-    const full = await trainedCheckpoint('full', {
-      steps: 150,
-      batchSize: 8,
-      learningRate: 5e-3,
-      warmupSteps: 5,
-      checkpointEvery: 150,
+    // A target suite of plans no honest training row mentions; five of its cases leak into the
+    // careless run's training set.
+    const target = plans(100, 12).map((p, k) => ({
+      id: `faq-${k}`,
+      input: p.prompt,
+      expected: p.response.trim(),
+    }));
+    const targetData = await client.datasets.upload('support', 'faq-suite', 'eval', jsonl(target));
+    await client.suites.create('support', { name: 'faq', purpose: 'target' });
+    await client.suites.addVersion('support', 'faq', {
+      datasetVersionId: targetData.id,
+      metrics: ['exact-match', 'chrf'],
+      decoding: { maxNewTokens: 40 },
     });
-    const [tuned] = await evaluated(full.id, 1);
-    expect(tuned!.status, tuned!.error ?? '').toBe('finished');
+    const leaked = await client.datasets.upload(
+      'support',
+      'faq-leaked',
+      'sft',
+      jsonl([...plans(0, 64), ...plans(100, 5)]),
+    );
+    const full = await trainedCheckpoint(
+      'full',
+      {
+        steps: 150,
+        batchSize: 8,
+        learningRate: 5e-3,
+        warmupSteps: 5,
+        validationEvery: 25,
+        checkpointEvery: 150,
+      },
+      leaked.id,
+    );
+    const tunedAll = await evaluated(full.id, 2);
+    const tuned = tunedAll.find((e) => e.suite === 'capitalisation');
+    for (const e of tunedAll) expect(e.status, e.error ?? '').toBe('finished');
     expect(tuned!.aggregates!['exact-match']!.n).toBe(30);
 
     const findings = await until(
-      'the forgetting finding',
+      'the findings',
       async () => {
         const list = await client.evaluations.findings(full.id);
-        return list.length ? list : undefined;
+        return list.some((f) => f.detector === 'forgetting') ? list : undefined;
       },
       60_000,
     );
+    const by = (detector: string) => findings.find((f) => f.detector === detector);
+    // Contamination names exactly the leaked cases.
+    const contamination = by('contamination')!;
+    expect((contamination.evidence.contaminatedIds as string[]).sort()).toEqual([
+      'faq-0',
+      'faq-1',
+      'faq-2',
+      'faq-3',
+      'faq-4',
+    ]);
+    // Memorisation is measured on the training rows and reported with its rate.
+    const memorisation = by('memorisation')!;
+    expect(memorisation.evidence.total).toBeGreaterThan(10);
+    expect(memorisation.evidence.rate).toBeGreaterThanOrEqual(0);
+    // Its validation loss kept falling (the plans' wording generalises): no overfitting claimed.
+    expect(by('overfitting')).toBeUndefined();
     const forgetting = findings.find((f) => f.detector === 'forgetting')!;
     expect(forgetting.severity).toBe('block');
     const evidence = forgetting.evidence as {
@@ -160,6 +213,31 @@ describe('every checkpoint is evaluated on every active suite', () => {
     const adapterFindings = await client.evaluations.findings(lora.id);
     expect(adapterFindings.filter((f) => f.severity === 'block')).toEqual([]);
   }, 400_000);
+
+  it('raises overfitting on an over-trained tiny dataset and names the best checkpoint', async () => {
+    const tiny = await client.datasets.upload('support', 'faq-tiny', 'sft', jsonl(plans(0, 8)));
+    const checkpoint = await trainedCheckpoint(
+      'full',
+      {
+        steps: 120,
+        batchSize: 8,
+        learningRate: 5e-3,
+        warmupSteps: 5,
+        validationEvery: 10,
+        checkpointEvery: 20,
+      },
+      tiny.id,
+    );
+    const findings = await client.evaluations.findings(checkpoint.id);
+    const overfitting = findings.find((f) => f.detector === 'overfitting');
+    const curve = await client.metrics.history(checkpoint.runId!, 'validation/loss');
+    expect(overfitting, JSON.stringify(curve)).toBeDefined();
+    const evidence = overfitting!.evidence as { bestStep: number; bestCheckpointStep: number };
+    const values = curve.values as number[];
+    // The best step is where validation loss was lowest, and the named checkpoint is its nearest.
+    expect(evidence.bestStep).toBe(curve.steps[values.indexOf(Math.min(...values))]);
+    expect(Math.abs(evidence.bestCheckpointStep - evidence.bestStep)).toBeLessThanOrEqual(10);
+  }, 200_000);
 
   it('refuses suites that could never be evaluated, naming the field', async () => {
     const sft = await client.datasets.upload(
