@@ -1,17 +1,16 @@
 import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HeldoutClient } from '../../server/client/index.ts';
-import { loadConfig } from '../../server/config.ts';
-import { startServer, type RunningServer } from '../../server/serve.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import type { HeldoutClient } from '../../server/client/index.ts';
+import type { RunningServer } from '../../server/serve.ts';
+import type { TestDatabase } from '../helpers/database.ts';
 import { forgettingScenario, releasePolicy } from '../helpers/evidence.ts';
-import { memoryLogger } from '../helpers/logger.ts';
+import { startLiveServer } from '../helpers/live-server.ts';
 import { runCli } from '../helpers/processes.ts';
 
 const token = 'hld_gate-cli-test-admin-token';
+let live: Awaited<ReturnType<typeof startLiveServer>>;
 let database: TestDatabase;
 let server: RunningServer;
 let client: HeldoutClient;
@@ -20,17 +19,8 @@ let scenario: Awaited<ReturnType<typeof forgettingScenario>>;
 const versions: Record<string, number> = {};
 
 beforeAll(async () => {
-  database = await createTestDatabase();
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'heldout-gate-cli-'));
-  const config = loadConfig({
-    DATABASE_URL: database.url,
-    PORT: '0',
-    HELDOUT_ADMIN_TOKEN: token,
-    HELDOUT_DATA_DIR: path.join(dir, 'data'),
-    HELDOUT_WORKER: '0',
-  });
-  server = await startServer(config, memoryLogger('warn').logger);
-  client = new HeldoutClient({ baseUrl: server.url, token });
+  live = await startLiveServer(token);
+  ({ database, server, client, dir } = live);
   const project = await client.projects.create({ name: 'support' });
   scenario = await forgettingScenario(database, project.id);
   const { rows, good, forgot, run1 } = scenario;
@@ -53,11 +43,7 @@ beforeAll(async () => {
     versions[name] = (await client.models.addVersion('support', 'bot', { checkpointId })).version;
   await client.gates.save('support', { name: 'release', policy: releasePolicy });
 }, 60_000);
-afterAll(async () => {
-  await server?.close();
-  await database?.drop();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => live?.close());
 
 const gate = (extra: string[], env: Record<string, string> = {}) => {
   const cli = runCli(

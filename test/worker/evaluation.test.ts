@@ -1,81 +1,36 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HeldoutClient } from '../../server/client/index.ts';
-import { loadConfig } from '../../server/config.ts';
-import { startServer, type RunningServer } from '../../server/serve.ts';
-import { startWorker } from '../../server/worker/worker.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
-import { memoryLogger } from '../helpers/logger.ts';
+import type { HeldoutClient } from '../../server/client/index.ts';
+import {
+  feePlans,
+  jsonl,
+  startLiveServer,
+  trainedCheckpoint,
+  waitFor,
+} from '../helpers/live-server.ts';
 
 const token = 'hld_evaluation-test-admin-token';
 const suitesDir = fileURLToPath(new URL('../../plugins/model/base/suites', import.meta.url));
-let database: TestDatabase;
-let server: RunningServer;
+let live: Awaited<ReturnType<typeof startLiveServer>>;
 let client: HeldoutClient;
-let dataDir: string;
-let worker: ReturnType<typeof startWorker>;
 let faq: number;
 let faqValid: number;
 
-const plans = (from: number, n: number) =>
-  Array.from({ length: n }, (_, k) => {
-    const i = from + k;
-    return {
-      prompt: `Q: What is the fee of plan ${i}?\nA:`,
-      response: ` Plan ${i} costs ${(i * 7) % 50} dollars a month.`,
-    };
-  });
-
-const jsonl = (rows: object[]) => rows.map((x) => JSON.stringify(x)).join('\n') + '\n';
-
 beforeAll(async () => {
-  database = await createTestDatabase();
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'heldout-eval-test-'));
-  const config = loadConfig({
-    DATABASE_URL: database.url,
-    PORT: '0',
-    HELDOUT_ADMIN_TOKEN: token,
-    HELDOUT_DATA_DIR: dataDir,
-    HELDOUT_WORKER: '0',
-  });
-  server = await startServer(config, memoryLogger('warn').logger);
-  client = new HeldoutClient({ baseUrl: server.url, token });
-  worker = startWorker({
-    server: server.url,
-    token,
-    gpus: [],
-    logger: memoryLogger('warn').logger,
-    name: 'evaluator',
-  });
+  live = await startLiveServer(token, { worker: true });
+  client = live.client;
   await client.projects.create({ name: 'support' });
-  // A narrow domain the base has never seen: taught carelessly, it overwrites general skills.
-  faq = (await client.datasets.upload('support', 'faq', 'sft', jsonl(plans(0, 64)))).id;
-  faqValid = (await client.datasets.upload('support', 'faq-valid', 'sft', jsonl(plans(200, 16))))
+  faq = (await client.datasets.upload('support', 'faq', 'sft', jsonl(feePlans(0, 64)))).id;
+  faqValid = (await client.datasets.upload('support', 'faq-valid', 'sft', jsonl(feePlans(200, 16))))
     .id;
 }, 60_000);
-afterAll(async () => {
-  await worker?.stop();
-  await server?.close();
-  await database?.drop();
-  fs.rmSync(dataDir, { recursive: true, force: true });
-});
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms: number) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+afterAll(() => live?.close());
 
 /** The evaluations of a checkpoint once every one of them has ended. */
 const evaluated = (checkpointId: string, count: number) =>
-  until(
+  waitFor(
     `the evaluations of ${checkpointId}`,
     async () => {
       const list = await client.evaluations.ofCheckpoint(checkpointId);
@@ -86,26 +41,15 @@ const evaluated = (checkpointId: string, count: number) =>
     120_000,
   );
 
-async function trainedCheckpoint(plugin: string, config: Record<string, unknown>, train = faq) {
-  const run = await client.runs.create('support', {
+const train = (plugin: string, config: Record<string, unknown>, data = faq) =>
+  trainedCheckpoint(client, 'support', {
     plugin,
     config,
     datasets: [
-      { datasetVersionId: train, role: 'train' },
+      { datasetVersionId: data, role: 'train' },
       { datasetVersionId: faqValid, role: 'validation' },
     ],
   });
-  const done = await until(
-    'the run to end',
-    async () => {
-      const r = await client.runs.get(run.id);
-      return ['finished', 'failed'].includes(r.status) ? r : undefined;
-    },
-    150_000,
-  );
-  expect(done.status, done.error ?? '').toBe('finished');
-  return (await client.checkpoints.list(run.id)).at(-1)!;
-}
 
 describe('every checkpoint is evaluated on every active suite', () => {
   it('scores the base once per suite version, then each new checkpoint, and finds forgetting', async () => {
@@ -128,7 +72,7 @@ describe('every checkpoint is evaluated on every active suite', () => {
     expect(suites[0]!.versions).toHaveLength(1);
     // A target suite of plans no honest training row mentions; five of its cases leak into the
     // careless run's training set.
-    const target = plans(100, 12).map((p, k) => ({
+    const target = feePlans(100, 12).map((p, k) => ({
       id: `faq-${k}`,
       input: p.prompt,
       expected: p.response.trim(),
@@ -144,9 +88,9 @@ describe('every checkpoint is evaluated on every active suite', () => {
       'support',
       'faq-leaked',
       'sft',
-      jsonl([...plans(0, 64), ...plans(100, 5)]),
+      jsonl([...feePlans(0, 64), ...feePlans(100, 5)]),
     );
-    const full = await trainedCheckpoint(
+    const full = await train(
       'full',
       {
         steps: 150,
@@ -163,7 +107,7 @@ describe('every checkpoint is evaluated on every active suite', () => {
     for (const e of tunedAll) expect(e.status, e.error ?? '').toBe('finished');
     expect(tuned!.aggregates!['exact-match']!.n).toBe(30);
 
-    const findings = await until(
+    const findings = await waitFor(
       'the findings',
       async () => {
         const list = await client.evaluations.findings(full.id);
@@ -200,7 +144,7 @@ describe('every checkpoint is evaluated on every active suite', () => {
     expect(evidence.passToFail[0]).toMatch(/^capitalisation-\d+$/);
 
     // An adapter is evaluated on its base, applied on the fly; a gentle one keeps the skill.
-    const lora = await trainedCheckpoint('lora', {
+    const lora = await train('lora', {
       steps: 20,
       batchSize: 8,
       learningRate: 2e-3,
@@ -215,8 +159,8 @@ describe('every checkpoint is evaluated on every active suite', () => {
   }, 400_000);
 
   it('raises overfitting on an over-trained tiny dataset and names the best checkpoint', async () => {
-    const tiny = await client.datasets.upload('support', 'faq-tiny', 'sft', jsonl(plans(0, 8)));
-    const checkpoint = await trainedCheckpoint(
+    const tiny = await client.datasets.upload('support', 'faq-tiny', 'sft', jsonl(feePlans(0, 8)));
+    const checkpoint = await train(
       'full',
       {
         steps: 120,

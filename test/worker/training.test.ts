@@ -12,6 +12,7 @@ import { startServer, type RunningServer } from '../../server/serve.ts';
 import { startWorker } from '../../server/worker/worker.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { memoryLogger } from '../helpers/logger.ts';
+import { waitFor } from '../helpers/live-server.ts';
 import { processesMentioning, runCli } from '../helpers/processes.ts';
 
 const token = 'hld_worker-test-admin-token';
@@ -69,15 +70,6 @@ afterAll(async () => {
 const submit = (config: Record<string, unknown>) =>
   client.runs.create('bank', { plugin: 'full', config, datasets });
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, ms: number) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 const finished = (runId: string, ms: number) =>
   waitFor(
     'the run to end',
