@@ -117,6 +117,7 @@ export {
   detectForgetting,
   backwardTransfer,
   chaudhryForgetting,
+  runForgetting,
   memorisationProbes,
   memorisationRate,
   detectContamination,

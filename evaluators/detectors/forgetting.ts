@@ -228,3 +228,41 @@ export function chaudhryForgetting(acc: readonly (readonly number[])[]): number 
   }
   return sum / (T - 1);
 }
+
+/**
+ * Forgetting across a fine-tuning run's checkpoints, for skills the base already had: `scores[i][j]`
+ * is the score on retention suite j at stage i, where stage 0 is the base model and the stages after
+ * it are the run's checkpoints in order. Every skill was learnt at stage 0, so GEM's backward
+ * transfer becomes the mean of `scores[last][j] − scores[0][j]` (negative: forgotten), and
+ * Chaudhry's forgetting the mean of `max_{i<last} scores[i][j] − scores[last][j]` (positive: lost
+ * from its best). Suites with a missing score (NaN) at the last stage are left out.
+ *
+ * @example
+ * runForgetting([[0.9, 0.8], [0.7, 0.8], [0.3, 0.6]]) // { backwardTransfer: -0.4, chaudhryForgetting: 0.4, suites: 2 }
+ */
+export function runForgetting(scores: readonly (readonly number[])[]): {
+  backwardTransfer: number;
+  chaudhryForgetting: number;
+  suites: number;
+} {
+  const T = scores.length;
+  if (T < 2) return { backwardTransfer: Number.NaN, chaudhryForgetting: Number.NaN, suites: 0 };
+  const width = scores[0]!.length;
+  if (scores.some((row) => row.length !== width)) throw new Error('scores must be rectangular');
+  let bwt = 0;
+  let forgetting = 0;
+  let n = 0;
+  for (let j = 0; j < width; j++) {
+    const last = scores[T - 1]![j]!;
+    if (!Number.isFinite(last) || !Number.isFinite(scores[0]![j]!)) continue;
+    let best = -Infinity;
+    for (let i = 0; i < T - 1; i++)
+      if (Number.isFinite(scores[i]![j]!)) best = Math.max(best, scores[i]![j]!);
+    bwt += last - scores[0]![j]!;
+    forgetting += best - last;
+    n++;
+  }
+  return n
+    ? { backwardTransfer: bwt / n, chaudhryForgetting: forgetting / n, suites: n }
+    : { backwardTransfer: Number.NaN, chaudhryForgetting: Number.NaN, suites: 0 };
+}

@@ -20,6 +20,7 @@ export {
   detectForgetting,
   backwardTransfer,
   chaudhryForgetting,
+  runForgetting,
   type CaseScore,
   type ForgettingComparison,
   type ForgettingInput,

@@ -1,8 +1,12 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { and, desc, eq, inArray, isNull, ne, sql } from 'drizzle-orm';
-import { detectForgetting, memorisationRate } from '../../evaluators/detectors/index.ts';
+import { and, asc, desc, eq, inArray, isNull, ne, sql } from 'drizzle-orm';
+import {
+  detectForgetting,
+  memorisationRate,
+  runForgetting,
+} from '../../evaluators/detectors/index.ts';
 import { BUILTIN_MODELS, builtinStorageKey } from '../../plugins/model/base/builtin.ts';
 import type { Db } from '../db/client.ts';
 import {
@@ -272,8 +276,69 @@ export async function recordEvaluation(
   }
   if (suite.purpose !== 'retention') return;
   // The base's evaluation may land before or after its descendants': whichever is second counts.
-  if (checkpoint.runId) await recordForgetting(db, checkpoint, version, suite.name, primary);
-  else await recordForgettingOfDescendants(db, checkpoint, version, suite.name, primary);
+  if (checkpoint.runId) {
+    await recordForgetting(db, checkpoint, version, suite.name, primary);
+    await recordRunForgetting(db, checkpoint.runId, checkpoint.projectId);
+  } else await recordForgettingOfDescendants(db, checkpoint, version, suite.name, primary);
+}
+
+/**
+ * Forgetting across a run's checkpoints on the active retention suites: backward transfer and
+ * Chaudhry's forgetting with the base as the stage every skill was learnt in (`runForgetting`),
+ * kept as the run's own finding and updated as each evaluation lands.
+ */
+async function recordRunForgetting(db: Db, runId: string, projectId: number) {
+  const stages = await db
+    .select()
+    .from(checkpoints)
+    .where(eq(checkpoints.runId, runId))
+    .orderBy(asc(checkpoints.step));
+  if (!stages.length) return;
+  const base = await rootBase(db, stages[0]!);
+  const retention = await db
+    .select({ v: suiteVersions, name: suites.name })
+    .from(suiteVersions)
+    .innerJoin(suites, eq(suites.id, suiteVersions.suiteId))
+    .where(
+      and(
+        inArray(
+          suiteVersions.id,
+          (await activeSuiteVersions(db, projectId)).map((v) => v.id),
+        ),
+        eq(suites.purpose, 'retention'),
+      ),
+    );
+  const scoreOf = async (c: CheckpointRow, v: SuiteVersionRow) => {
+    const e = await finishedEvaluation(db, c.id, v.id);
+    const metric = (v.metrics as string[])[0]!;
+    return (e?.aggregates as Record<string, { value: number }> | null)?.[metric]?.value ?? NaN;
+  };
+  const matrix: number[][] = [];
+  for (const stage of [base, ...stages]) {
+    const row: number[] = [];
+    for (const { v } of retention) row.push(await scoreOf(stage, v));
+    matrix.push(row);
+  }
+  const result = runForgetting(matrix);
+  if (!result.suites) return;
+  const fmt = (x: number) => x.toFixed(3);
+  await replaceFindings(db, { projectId, runId }, 'forgetting', [
+    {
+      detector: 'forgetting',
+      // Informational: the gates decide on the per-suite drops with their intervals.
+      severity: 'info',
+      summary: `Across ${stages.length} checkpoint(s) and ${result.suites} retention suite(s): backward transfer ${fmt(result.backwardTransfer)}, forgetting ${fmt(result.chaudhryForgetting)} (Chaudhry).`,
+      evidence: {
+        ...result,
+        suites: retention.map((r) => r.name),
+        stages: [
+          { checkpointId: base.id, step: null, base: true },
+          ...stages.map((c) => ({ checkpointId: c.id, step: c.step })),
+        ],
+        scores: matrix.map((row) => row.map((x) => (Number.isFinite(x) ? x : null))),
+      },
+    },
+  ]);
 }
 
 /** Per-case (score, passed) of an evaluation's primary metric, for the detectors and gates. */
@@ -353,8 +418,10 @@ async function recordForgettingOfDescendants(
       ),
     );
   for (const { c } of evaluated) {
-    if (c.runId && (await rootBase(db, c)).id === base.id)
+    if (c.runId && (await rootBase(db, c)).id === base.id) {
       await recordForgetting(db, c, version, suiteName, metric);
+      await recordRunForgetting(db, c.runId, c.projectId);
+    }
   }
 }
 

@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull } from 'drizzle-orm';
 import { detectContamination, detectOverfitting } from '../../evaluators/detectors/index.ts';
 import type { Db } from '../db/client.ts';
 import {
@@ -38,7 +38,7 @@ export async function replaceFindings(
           eq(findings.detector, detector),
           scope.checkpointId
             ? eq(findings.checkpointId, scope.checkpointId)
-            : eq(findings.runId, scope.runId!),
+            : and(eq(findings.runId, scope.runId!), isNull(findings.checkpointId)),
           scope.suiteVersionId ? eq(findings.suiteVersionId, scope.suiteVersionId) : undefined,
         ),
       );

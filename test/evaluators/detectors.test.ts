@@ -10,6 +10,7 @@ import {
   memorisationProbes,
   memorisationRate,
   mulberry32,
+  runForgetting,
   type CaseScore,
   type DetectorKind,
   type Finding,
@@ -398,5 +399,34 @@ describe('contamination', () => {
     expect(r.contaminated).toEqual(expected);
     for (const id of planted) expect(r.contaminated.map((c) => c.id)).toContain(id);
     expect(r.contaminated.length).toBeGreaterThanOrEqual(planted.size);
+  });
+});
+
+describe('runForgetting: across a run whose base had every skill', () => {
+  it('averages the final change from the base and the loss from each suite best', () => {
+    // suite 0: 0.9 -> 0.7 -> 0.3 (bwt -0.6, lost 0.6 from its best); suite 1: 0.8 -> 0.9 -> 0.6
+    // (bwt -0.2, lost 0.3 from its best 0.9).
+    const r = runForgetting([
+      [0.9, 0.8],
+      [0.7, 0.9],
+      [0.3, 0.6],
+    ]);
+    expect(r.suites).toBe(2);
+    expect(r.backwardTransfer).toBeCloseTo(-0.4, 12);
+    expect(r.chaudhryForgetting).toBeCloseTo(0.45, 12);
+  });
+  it('leaves out suites without a final score and needs two stages', () => {
+    expect(
+      runForgetting([
+        [0.5, 0.5],
+        [0.4, Number.NaN],
+      ]),
+    ).toEqual({
+      backwardTransfer: expect.closeTo(-0.1, 12),
+      chaudhryForgetting: expect.closeTo(0.1, 12),
+      suites: 1,
+    });
+    expect(runForgetting([[0.5]]).suites).toBe(0);
+    expect(() => runForgetting([[0.5, 0.1], [0.4]])).toThrow('rectangular');
   });
 });

@@ -131,8 +131,21 @@ describe('every checkpoint is evaluated on every active suite', () => {
     expect(memorisation.evidence.rate).toBeGreaterThanOrEqual(0);
     // Its validation loss kept falling (the plans' wording generalises): no overfitting claimed.
     expect(by('overfitting')).toBeUndefined();
-    const forgetting = findings.find((f) => f.detector === 'forgetting')!;
+    const forgetting = findings.find(
+      (f) => f.detector === 'forgetting' && f.evidence.against === 'base',
+    )!;
     expect(forgetting.severity).toBe('block');
+    // Across the run: backward transfer and Chaudhry's forgetting, the base as the first stage.
+    const acrossRun = await waitFor(
+      'the run-level forgetting summary',
+      async () =>
+        (await client.evaluations.findings(full.id)).find(
+          (f) => f.detector === 'forgetting' && 'backwardTransfer' in f.evidence,
+        ),
+      30_000,
+    );
+    expect(acrossRun.evidence.backwardTransfer as number).toBeLessThan(-0.4);
+    expect(acrossRun.evidence.chaudhryForgetting as number).toBeGreaterThan(0.4);
     const evidence = forgetting.evidence as {
       referenceMean: number;
       candidateMean: number;
@@ -142,6 +155,18 @@ describe('every checkpoint is evaluated on every active suite', () => {
     expect(evidence.candidateMean).toBeLessThan(evidence.referenceMean / 2);
     expect(evidence.passToFail.length).toBeGreaterThan(5);
     expect(evidence.passToFail[0]).toMatch(/^capitalisation-\d+$/);
+
+    // A checkpoint uploaded from outside (an external run logging through the API) is scored too.
+    const external = await client.runs.create('support', { name: 'uploaded-elsewhere' });
+    for (const file of ['config.json', 'model.safetensors', 'tokenizer_config.json'])
+      await client.artifacts.upload(
+        external.id,
+        `checkpoints/step-1/${file}`,
+        fs.readFileSync(path.join(suitesDir, '..', 'tiny-base', file)),
+      );
+    const uploaded = await client.checkpoints.register(external.id, { step: 1, kind: 'full' });
+    const [scored] = await evaluated(uploaded.id, 2);
+    expect(scored!.status, scored!.error ?? '').toBe('finished');
 
     // An adapter is evaluated on its base, applied on the fly; a gentle one keeps the skill.
     const lora = await train('lora', {
