@@ -7,15 +7,10 @@ import {
   evaluationCases,
   evaluations,
   findings,
-  runs,
   suiteVersions,
   suites,
 } from '../db/schema/index.ts';
-
-/** The checkpoint row of the built-in base model, created when suites are first evaluated. */
-export const BUILTIN_BASE_STORAGE_KEY = 'builtin:tiny-base';
-// Lineages are short; the bound only stops a corrupted cycle from looping forever.
-const MAX_LINEAGE = 1000;
+import { rootBase } from './evaluations.ts';
 
 interface Chosen {
   evaluationId: string;
@@ -134,54 +129,14 @@ function numericScores(value: unknown): Record<string, number> {
 }
 
 /**
- * The base model of a checkpoint: the root of its lineage, following the checkpoint's own base
- * (adapters name theirs) and else its run's base, up to a checkpoint whose run had none. A root
- * that no run produced is itself a base model; a root trained from scratch by a run came from the
- * built-in model, whose checkpoint row is `run_id IS NULL AND storage_key = 'builtin:tiny-base'`.
- * A base model has no base of its own; undefined also when the built-in row does not exist yet.
- *
- * @example
- * const baseId = await baseModelCheckpoint(db, project.id, version.checkpointId);
+ * The base model a candidate is compared with: the root of its lineage (`rootBase`), the shipped
+ * base for runs trained from it. A base model has no base of its own.
  */
-export async function baseModelCheckpoint(
-  db: Db,
-  projectId: number,
-  checkpointId: string,
-): Promise<string | undefined> {
-  const seen = new Set<string>();
-  for (let id = checkpointId; seen.size < MAX_LINEAGE; ) {
-    seen.add(id);
-    const [row] = await db
-      .select({
-        runId: checkpoints.runId,
-        base: checkpoints.baseCheckpointId,
-        runBase: runs.baseCheckpointId,
-      })
-      .from(checkpoints)
-      .leftJoin(runs, eq(runs.id, checkpoints.runId))
-      .where(eq(checkpoints.id, id));
-    if (!row) return undefined;
-    const next = row.base ?? row.runBase;
-    if (next && !seen.has(next)) {
-      id = next;
-      continue;
-    }
-    if (row.runId === null) return id === checkpointId ? undefined : id;
-    const [builtin] = await db
-      .select({ id: checkpoints.id })
-      .from(checkpoints)
-      .where(
-        and(
-          eq(checkpoints.projectId, projectId),
-          isNull(checkpoints.runId),
-          eq(checkpoints.storageKey, BUILTIN_BASE_STORAGE_KEY),
-        ),
-      )
-      .orderBy(asc(checkpoints.createdAt))
-      .limit(1);
-    return builtin?.id;
-  }
-  return undefined;
+async function baseModelCheckpoint(db: Db, checkpointId: string): Promise<string | undefined> {
+  const [candidate] = await db.select().from(checkpoints).where(eq(checkpoints.id, checkpointId));
+  if (!candidate) return undefined;
+  const root = await rootBase(db, candidate);
+  return root.id === candidate.id ? undefined : root.id;
 }
 
 /**
@@ -235,7 +190,7 @@ export async function gatherEvidence(
   opts: { projectId: number; checkpointId: string; championCheckpointId?: string },
 ): Promise<{ input: GateInput; sources: EvidenceSources }> {
   const chosen = await candidateEvaluations(db, opts.projectId, opts.checkpointId);
-  const baseId = await baseModelCheckpoint(db, opts.projectId, opts.checkpointId);
+  const baseId = await baseModelCheckpoint(db, opts.checkpointId);
   const base = baseId ? await baselineEvaluations(db, baseId, chosen) : [];
   const champion = opts.championCheckpointId
     ? await baselineEvaluations(db, opts.championCheckpointId, chosen)
