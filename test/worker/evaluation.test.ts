@@ -206,7 +206,18 @@ describe('every checkpoint is evaluated on every active suite', () => {
     // The best step is where validation loss was lowest, and the named checkpoint is its nearest.
     expect(evidence.bestStep).toBe(curve.steps[values.indexOf(Math.min(...values))]);
     expect(Math.abs(evidence.bestCheckpointStep - evidence.bestStep)).toBeLessThanOrEqual(10);
-  }, 200_000);
+    // Eight rows seen fifteen times each: how much of them it now recites is reported.
+    const memorisation = await waitFor(
+      'the memorisation rate',
+      async () =>
+        (await client.evaluations.findings(checkpoint.id)).find(
+          (f) => f.detector === 'memorisation',
+        ),
+      120_000,
+    );
+    expect(memorisation.evidence.total).toBe(8);
+    expect(memorisation.evidence.rate).toBeGreaterThan(0.5);
+  }, 300_000);
 
   it('refuses suites that could never be evaluated, naming the field', async () => {
     const sft = await client.datasets.upload(
