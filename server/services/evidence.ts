@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { and, asc, desc, eq, inArray, isNull, or, sql } from 'drizzle-orm';
+import { detectForgetting } from '../../evaluators/detectors/index.ts';
 import type { GateFinding, GateInput, SuiteEvidence } from '../../evaluators/gates/index.ts';
 import type { Db } from '../db/client.ts';
 import {
@@ -169,6 +170,52 @@ async function candidateFindings(
     .orderBy(asc(findings.id));
 }
 
+/**
+ * Forgetting against the champion, per retention suite: found when a verdict is asked for, since
+ * the champion is whoever holds the alias being promoted to at that moment. A significant drop
+ * (the whole paired interval below zero) is a blocking finding of this verdict.
+ */
+async function championForgetting(
+  db: Db,
+  chosen: Chosen[],
+  input: GateInput,
+): Promise<GateFinding[]> {
+  const champion = input.baselines.champion;
+  if (!champion?.length) return [];
+  const versions = await db
+    .select({ id: suiteVersions.id, metrics: suiteVersions.metrics })
+    .from(suiteVersions)
+    .where(
+      inArray(
+        suiteVersions.id,
+        chosen.map((c) => c.suiteVersionId),
+      ),
+    );
+  const found: GateFinding[] = [];
+  for (const c of chosen) {
+    if (c.purpose !== 'retention') continue;
+    const metric = (versions.find((v) => v.id === c.suiteVersionId)?.metrics as string[])[0]!;
+    const scores = (list: SuiteEvidence[] | undefined) =>
+      (list?.find((e) => e.suite === c.suite)?.cases ?? []).map((k) => ({
+        id: k.id,
+        score: k.scores[metric] ?? Number.NaN,
+        passed: k.passed,
+      }));
+    const held = scores(champion);
+    if (!held.length) continue;
+    const result = detectForgetting({
+      suite: c.suite,
+      base: input.baselines.base ? scores(input.baselines.base) : held,
+      candidate: scores(input.candidate),
+      champion: held,
+    });
+    for (const f of result.findings)
+      if (f.evidence.against === 'champion')
+        found.push({ detector: f.detector, severity: f.severity, summary: f.summary });
+  }
+  return found;
+}
+
 /** Which checkpoints and evaluations a verdict was computed from. */
 export interface EvidenceSources {
   candidate: { checkpointId: string; evaluations: string[] };
@@ -203,6 +250,7 @@ export async function gatherEvidence(
     },
     findings: await candidateFindings(db, opts.projectId, opts.checkpointId),
   };
+  input.findings.push(...(await championForgetting(db, chosen, input)));
   const ids = (list: Chosen[]) => list.map((c) => c.evaluationId);
   return {
     input,

@@ -126,6 +126,18 @@ describe('verdicts', () => {
     expect(byKind.change).toMatchObject({ outcome: 'fail', observed: 0.5, baseline: 0.875 });
     expect(byKind.max_regressions).toMatchObject({ outcome: 'fail', flipped: ['c2', 'c3', 'c4'] });
     expect(byKind.no_blocking_findings.outcome).toBe('fail');
+    // Against the champion (whoever holds the alias being promoted to) the drop is found too:
+    // `forgot` lost 3 of the 7 general cases `good` passes.
+    await t.call('PUT', `${models}/bot/aliases/staging`, { version: 1 });
+    const vsChampion = await t.call('POST', `${gates}/release/verdicts`, {
+      model: 'bot',
+      version: 2,
+      alias: 'staging',
+    });
+    const blocking = vsChampion.json.checks.find(
+      (c: { kind: string }) => c.kind === 'no_blocking_findings',
+    );
+    expect(JSON.stringify(blocking)).toMatch(/below the champion/);
 
     const stored = await t.call('GET', `/api/v1/verdicts/${fail.json.id}`);
     expect(stored.json).toEqual(fail.json);
