@@ -13,6 +13,7 @@ import { datasetRoutes } from './routes/datasets.ts';
 import { gateRoutes } from './routes/gates.ts';
 import { healthRoutes } from './routes/health.ts';
 import { jobRoutes } from './routes/jobs.ts';
+import { leaderboardRoutes } from './routes/leaderboard.ts';
 import { metricRoutes } from './routes/metrics.ts';
 import { pluginRoutes } from './routes/plugins.ts';
 import { preferenceRoutes } from './routes/preferences.ts';
@@ -65,7 +66,8 @@ export function createApp(deps: AppDeps) {
     .route('/', preferenceRoutes(deps))
     .route('/', gateRoutes(deps))
     .route('/', registryRoutes(deps))
-    .route('/', suiteRoutes(deps));
+    .route('/', suiteRoutes(deps))
+    .route('/', leaderboardRoutes(deps));
   api.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: {

@@ -1,0 +1,447 @@
+import { and, asc, desc, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { builtinStorageKey } from '../../plugins/model/base/builtin.ts';
+import type { Db } from '../db/client.ts';
+import {
+  checkpoints,
+  datasets,
+  datasetVersions,
+  evaluations,
+  gates,
+  modelAliases,
+  models,
+  modelVersions,
+  runDatasets,
+  runs,
+  suites,
+  suiteVersions,
+  verdicts,
+} from '../db/schema/index.ts';
+import { AppError } from '../http/errors.ts';
+import type { Leaderboard, LeaderboardQuery, LeaderboardRow } from '../schemas/leaderboard.ts';
+
+type Suite = Leaderboard['suites'][number] & { versionId: number };
+interface Aggregate {
+  value?: number;
+  low?: number;
+  high?: number;
+  n?: number;
+}
+type Interval = { value: number; low: number; high: number };
+
+/** A list of ids as one parameter, so a board of any size is one statement of fixed shape. */
+const anyOf = (column: unknown, ids: (string | number)[], type: 'uuid' | 'bigint') =>
+  sql`${column} = any(string_to_array(${ids.join(',')}, ',')::${sql.raw(type)}[])`;
+
+/** The newest version of each active suite, by name: the board's columns. */
+async function activeSuites(db: Db, projectId: number): Promise<Suite[]> {
+  const rows = await db
+    .selectDistinctOn([suites.id], {
+      name: suites.name,
+      purpose: suites.purpose,
+      metrics: suiteVersions.metrics,
+      version: suiteVersions.version,
+      versionId: suiteVersions.id,
+    })
+    .from(suites)
+    .innerJoin(suiteVersions, eq(suiteVersions.suiteId, suites.id))
+    .where(and(eq(suites.projectId, projectId), eq(suites.active, true)))
+    .orderBy(asc(suites.id), desc(suiteVersions.version));
+  return rows
+    .map(({ metrics, ...s }) => ({ ...s, metric: (metrics as string[])[0]! }))
+    .sort((a, b) => (a.name < b.name ? -1 : 1));
+}
+
+/** Per checkpoint and suite version, the primary metric's aggregate of the newest finished run. */
+async function primaryAggregates(db: Db, projectId: number, suiteList: Suite[]) {
+  const byKey = new Map<string, Aggregate>();
+  if (!suiteList.length) return byKey;
+  const rows = await db
+    .selectDistinctOn([evaluations.checkpointId, evaluations.suiteVersionId], {
+      checkpointId: evaluations.checkpointId,
+      suiteVersionId: evaluations.suiteVersionId,
+      aggregate: sql<Aggregate | null>`${evaluations.aggregates} -> (${suiteVersions.metrics} ->> 0)`,
+    })
+    .from(evaluations)
+    .innerJoin(suiteVersions, eq(suiteVersions.id, evaluations.suiteVersionId))
+    .where(
+      and(
+        eq(evaluations.projectId, projectId),
+        eq(evaluations.status, 'finished'),
+        inArray(
+          evaluations.suiteVersionId,
+          suiteList.map((s) => s.versionId),
+        ),
+      ),
+    )
+    .orderBy(
+      asc(evaluations.checkpointId),
+      asc(evaluations.suiteVersionId),
+      sql`${evaluations.finishedAt} desc nulls last`,
+      desc(evaluations.createdAt),
+    );
+  for (const r of rows)
+    if (r.aggregate) byKey.set(`${r.checkpointId}:${r.suiteVersionId}`, r.aggregate);
+  return byKey;
+}
+
+/**
+ * The root base of each checkpoint, as `rootBase` finds it (up the base checkpoints to one no run
+ * produced, else the shipped base), in one recursive query instead of one walk per row.
+ */
+async function rootBases(db: Db, projectId: number, ids: string[]) {
+  const roots = new Map<string, { id: string; name: string | null }>();
+  if (!ids.length) return roots;
+  const walked = (await db.execute(sql`
+    with recursive walk as (
+      select c.id as start, c.id, c.run_id, c.base_checkpoint_id, c.name, 0 as hops
+      from checkpoints c where ${anyOf(sql`c.id`, ids, 'uuid')}
+      union all
+      select w.start, p.id, p.run_id, p.base_checkpoint_id, p.name, w.hops + 1
+      from walk w join checkpoints p on p.id = w.base_checkpoint_id
+      where w.run_id is not null and w.hops < 100
+    )
+    select distinct on (start) start, id, run_id, name from walk order by start, hops desc
+  `)) as unknown as { start: string; id: string; run_id: string | null; name: string | null }[];
+  let builtin: { id: string; name: string | null } | undefined;
+  if (walked.some((w) => w.run_id))
+    [builtin] = await db
+      .select({ id: checkpoints.id, name: checkpoints.name })
+      .from(checkpoints)
+      .where(
+        and(
+          eq(checkpoints.projectId, projectId),
+          isNull(checkpoints.runId),
+          eq(checkpoints.storageKey, builtinStorageKey('tiny-base')),
+        ),
+      );
+  for (const w of walked) {
+    const root = w.run_id ? builtin : { id: w.id, name: w.name };
+    if (root) roots.set(w.start, root);
+  }
+  return roots;
+}
+
+/** The run's plugin name, with the method for plugins that hold several; 'base' without a run. */
+function methodOf(runId: string | null, plugin: string | null, config: unknown): string {
+  if (!runId) return 'base';
+  if (!plugin) return 'external';
+  const name = plugin.split('@')[0]!;
+  const method = (config as { method?: unknown } | null)?.method;
+  return (name === 'peft' || name === 'rlhf') && typeof method === 'string'
+    ? `${name}:${method}`
+    : name;
+}
+
+/** How many of `sortedAsc` are strictly greater than x. */
+function countAbove(sortedAsc: number[], x: number): number {
+  let lo = 0;
+  let hi = sortedAsc.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sortedAsc[mid]! <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return sortedAsc.length - lo;
+}
+
+const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
+
+type Entry = {
+  row: LeaderboardRow;
+  aggregates: Map<number, Aggregate>;
+  baseAggregates: Map<number, Aggregate>;
+};
+
+/**
+ * Scores, deltas vs base, min-max normalisation per suite, the average and retention of each row:
+ * all over the whole board, so filtering never changes a row's numbers.
+ */
+function score(entries: Entry[], suiteList: Suite[]) {
+  const interval = (a: Aggregate | undefined): Interval | null =>
+    a && Number.isFinite(a.value)
+      ? { value: a.value!, low: a.low ?? a.value!, high: a.high ?? a.value! }
+      : null;
+  const normalised = new Map<Entry, Interval[]>(entries.map((e) => [e, []]));
+  for (const s of suiteList) {
+    const scored = entries.flatMap((e) => {
+      const i = interval(e.aggregates.get(s.versionId));
+      return i ? [{ e, i }] : [];
+    });
+    const min = Math.min(...scored.map((x) => x.i.value));
+    const range = Math.max(...scored.map((x) => x.i.value)) - min;
+    // No spread: every row is as good as the best.
+    const norm = (x: number) => (range > 0 ? (x - min) / range : 1);
+    for (const { e, i } of scored) {
+      const base = interval(e.baseAggregates.get(s.versionId));
+      e.row.scores[s.name] = {
+        ...i,
+        n: e.aggregates.get(s.versionId)!.n ?? 0,
+        delta: base ? i.value - base.value : null,
+        normalised: norm(i.value),
+      };
+      normalised.get(e)!.push({ value: norm(i.value), low: norm(i.low), high: norm(i.high) });
+    }
+  }
+  for (const e of entries) {
+    const ns = normalised.get(e)!;
+    e.row.suitesScored = ns.length;
+    e.row.average = ns.length
+      ? {
+          value: mean(ns.map((n) => n.value))!,
+          low: mean(ns.map((n) => n.low))!,
+          high: mean(ns.map((n) => n.high))!,
+        }
+      : null;
+    e.row.retention = mean(
+      suiteList
+        .filter((s) => s.purpose === 'retention')
+        .flatMap((s) => {
+          const d = e.row.scores[s.name]?.delta;
+          return d === undefined || d === null ? [] : [d];
+        }),
+    );
+  }
+}
+
+/**
+ * Sorts highest first (rows without a score last) and ranks over the whole board. `rank` counts
+ * the rows with a higher value; `rankUpperBound` is the best rank the intervals allow, 1 + the rows
+ * whose low exceeds this row's high (those are surely ahead).
+ */
+function rank(rows: LeaderboardRow[], sort: string) {
+  const key = (r: LeaderboardRow): Interval | null =>
+    sort === 'average' ? r.average : (r.scores[sort.slice('suite:'.length)] ?? null);
+  const values = rows.flatMap((r) => key(r)?.value ?? []).sort((a, b) => a - b);
+  const lows = rows.flatMap((r) => key(r)?.low ?? []).sort((a, b) => a - b);
+  for (const r of rows) {
+    const k = key(r);
+    r.rank = k ? 1 + countAbove(values, k.value) : null;
+    r.rankUpperBound = k ? 1 + countAbove(lows, k.high) : null;
+  }
+  const label = (r: LeaderboardRow) =>
+    `${r.model ?? '~'}\u0000${r.version ?? 0}\u0000${r.checkpointId}`;
+  rows.sort(
+    (a, b) =>
+      (a.rank ?? Infinity) - (b.rank ?? Infinity) ||
+      (label(a) < label(b) ? -1 : label(a) > label(b) ? 1 : 0),
+  );
+}
+
+const encodeToken = (o: string, offset: number) =>
+  Buffer.from(JSON.stringify({ o, offset })).toString('base64url');
+
+function decodeToken(token: string, o: string): number {
+  try {
+    const t = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as {
+      o: unknown;
+      offset: unknown;
+    };
+    if (t.o === o && Number.isSafeInteger(t.offset) && (t.offset as number) >= 0)
+      return t.offset as number;
+  } catch {
+    // fall through
+  }
+  throw new AppError(400, 'bad_request', 'pageToken: not a token this server issued for this view');
+}
+
+/**
+ * The project's leaderboard: a row per model version (and, with `include: 'checkpoints'`, per
+ * evaluated checkpoint outside the registry) scored on the newest version of each active suite.
+ * A fixed number of queries whatever the board's size (at most 9); the board is built, normalised
+ * and ranked whole, then filtered and paged (the page token is an offset into that order).
+ *
+ * @example
+ * const board = await leaderboard(db, project.id, { sort: 'average', limit: 100 });
+ */
+export async function leaderboard(
+  db: Db,
+  projectId: number,
+  q: LeaderboardQuery,
+): Promise<Leaderboard> {
+  const suiteList = await activeSuites(db, projectId);
+  if (q.sort !== 'average' && !suiteList.some((s) => `suite:${s.name}` === q.sort))
+    throw new AppError(400, 'bad_request', `sort: no active suite "${q.sort.slice(6)}"`);
+  const offset = q.pageToken ? decodeToken(q.pageToken, viewKey(q)) : 0;
+
+  const versions = await db
+    .select({
+      id: modelVersions.id,
+      model: models.name,
+      version: modelVersions.version,
+      checkpointId: modelVersions.checkpointId,
+      runId: modelVersions.runId,
+    })
+    .from(modelVersions)
+    .innerJoin(models, eq(models.id, modelVersions.modelId))
+    .where(eq(models.projectId, projectId));
+  const aggregates = await primaryAggregates(db, projectId, suiteList);
+  const registered = new Set(versions.map((v) => v.checkpointId));
+  const extra = q.include
+    ? [...new Set([...aggregates.keys()].map((k) => k.slice(0, 36)))].filter(
+        (id) => !registered.has(id),
+      )
+    : [];
+  const ids = [...registered, ...extra];
+  const details = ids.length
+    ? await db
+        .select({
+          id: checkpoints.id,
+          name: checkpoints.name,
+          runId: checkpoints.runId,
+          trainableParams: checkpoints.trainableParams,
+          totalParams: checkpoints.totalParams,
+          plugin: runs.plugin,
+          config: runs.config,
+        })
+        .from(checkpoints)
+        .leftJoin(runs, eq(runs.id, checkpoints.runId))
+        .where(anyOf(checkpoints.id, ids, 'uuid'))
+    : [];
+  const detailOf = new Map(details.map((d) => [d.id, d]));
+  const roots = await rootBases(db, projectId, ids);
+  const runIds = [...new Set(details.flatMap((d) => d.runId ?? []))];
+  const [aliasRows, verdictRows, datasetRows] = await Promise.all([
+    db
+      .select({ versionId: modelAliases.modelVersionId, alias: modelAliases.alias })
+      .from(modelAliases)
+      .innerJoin(models, eq(models.id, modelAliases.modelId))
+      .where(eq(models.projectId, projectId))
+      .orderBy(asc(modelAliases.alias)),
+    db
+      .selectDistinctOn([verdicts.modelVersionId], {
+        versionId: verdicts.modelVersionId,
+        outcome: verdicts.outcome,
+        gate: gates.name,
+        gateVersion: gates.version,
+        createdAt: verdicts.createdAt,
+      })
+      .from(verdicts)
+      .innerJoin(gates, eq(gates.id, verdicts.gateId))
+      .where(eq(gates.projectId, projectId))
+      .orderBy(asc(verdicts.modelVersionId), desc(verdicts.createdAt)),
+    runIds.length
+      ? db
+          .select({
+            runId: runDatasets.runId,
+            name: datasets.name,
+            version: datasetVersions.version,
+          })
+          .from(runDatasets)
+          .innerJoin(datasetVersions, eq(datasetVersions.id, runDatasets.datasetVersionId))
+          .innerJoin(datasets, eq(datasets.id, datasetVersions.datasetId))
+          .where(and(anyOf(runDatasets.runId, runIds, 'uuid'), eq(runDatasets.role, 'train')))
+          .orderBy(asc(datasets.name), asc(datasetVersions.version))
+      : Promise.resolve([]),
+  ]);
+
+  const aliasesOf = group(
+    aliasRows,
+    (a) => a.versionId,
+    (a) => a.alias,
+  );
+  const datasetsOf = group(
+    datasetRows,
+    (d) => d.runId,
+    (d) => `${d.name}@${d.version}`,
+  );
+  const verdictOf = new Map(verdictRows.map((v) => [v.versionId, v]));
+  const registryLabel = new Map<string, string>();
+  for (const v of versions) registryLabel.set(v.checkpointId, `${v.model}@v${v.version}`);
+  const aggregatesOf = (checkpointId: string | undefined) =>
+    new Map(
+      suiteList.flatMap((s) => {
+        const a = checkpointId ? aggregates.get(`${checkpointId}:${s.versionId}`) : undefined;
+        return a ? [[s.versionId, a] as const] : [];
+      }),
+    );
+
+  const entries: Entry[] = [
+    ...versions.map((v) => ({ ...v, versionId: v.id as number | null })),
+    ...extra.map((checkpointId) => ({
+      versionId: null,
+      model: null,
+      version: null,
+      checkpointId,
+      runId: null,
+    })),
+  ].map((v) => {
+    const d = detailOf.get(v.checkpointId);
+    const runId = v.runId ?? d?.runId ?? null;
+    const root = roots.get(v.checkpointId);
+    const verdict = v.versionId === null ? undefined : verdictOf.get(v.versionId);
+    return {
+      aggregates: aggregatesOf(v.checkpointId),
+      baseAggregates: aggregatesOf(root?.id),
+      row: {
+        rank: null,
+        rankUpperBound: null,
+        model: v.model,
+        version: v.version,
+        checkpointId: v.checkpointId,
+        checkpointName: d?.name ?? null,
+        runId,
+        aliases: v.versionId === null ? [] : (aliasesOf.get(v.versionId) ?? []),
+        method: methodOf(d?.runId ?? null, d?.plugin ?? null, d?.config),
+        base: root
+          ? {
+              checkpointId: root.id,
+              label: registryLabel.get(root.id) ?? root.name ?? root.id.slice(0, 8),
+            }
+          : null,
+        trainableParams: d?.trainableParams ?? null,
+        totalParams: d?.totalParams ?? null,
+        datasets: runId ? (datasetsOf.get(runId) ?? []) : [],
+        scores: {},
+        average: null,
+        suitesScored: 0,
+        retention: null,
+        verdict: verdict
+          ? {
+              outcome: verdict.outcome,
+              gate: verdict.gate,
+              gateVersion: verdict.gateVersion,
+              createdAt: verdict.createdAt.toISOString(),
+            }
+          : null,
+      },
+    };
+  });
+  score(entries, suiteList);
+  const rows = entries.map((e) => e.row);
+  rank(rows, q.sort);
+
+  const search = q.search?.toLowerCase();
+  const shown = rows.filter(
+    (r) =>
+      (!q.method || r.method === q.method || r.method.startsWith(`${q.method}:`)) &&
+      (!search || (r.model ?? r.checkpointName ?? '').toLowerCase().includes(search)),
+  );
+  const page = shown.slice(offset, offset + q.limit);
+  return {
+    suites: suiteList.map(({ name, purpose, metric, version }) => ({
+      name,
+      purpose,
+      metric,
+      version,
+    })),
+    sort: q.sort,
+    total: shown.length,
+    rows: page,
+    nextPageToken:
+      offset + q.limit < shown.length ? encodeToken(viewKey(q), offset + q.limit) : null,
+  };
+}
+
+/** A page token continues only the view (sort, filters) it was issued for. */
+const viewKey = (q: LeaderboardQuery) =>
+  JSON.stringify([q.sort, q.method ?? '', q.search ?? '', q.include ?? '']);
+
+function group<T, K, V>(rows: T[], key: (r: T) => K, value: (r: T) => V): Map<K, V[]> {
+  const out = new Map<K, V[]>();
+  for (const r of rows) {
+    const list = out.get(key(r));
+    if (list) list.push(value(r));
+    else out.set(key(r), [value(r)]);
+  }
+  return out;
+}
