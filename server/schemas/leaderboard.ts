@@ -20,6 +20,23 @@ export const leaderboardQuery = z.object({
     .max(200)
     .optional()
     .openapi({ description: 'model (or checkpoint) name contains this, case-insensitive' }),
+  base: z
+    .string()
+    .min(1)
+    .max(200)
+    .optional()
+    .openapi({
+      description: "rows whose base model's id is this, or whose base label contains it",
+    }),
+  dataset: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,200}(@\d+)?$/, 'must be a dataset name, optionally name@version')
+    .optional()
+    .openapi({ description: 'rows trained on this dataset (any version, or name@version)' }),
+  gate: z
+    .enum(['pass', 'fail', 'no_data', 'none'])
+    .optional()
+    .openapi({ description: "the latest verdict's outcome; none: never judged" }),
   include: z
     .enum(['checkpoints'])
     .optional()

@@ -410,12 +410,7 @@ export async function leaderboard(
   const rows = entries.map((e) => e.row);
   rank(rows, q.sort);
 
-  const search = q.search?.toLowerCase();
-  const shown = rows.filter(
-    (r) =>
-      (!q.method || r.method === q.method || r.method.startsWith(`${q.method}:`)) &&
-      (!search || (r.model ?? r.checkpointName ?? '').toLowerCase().includes(search)),
-  );
+  const shown = rows.filter((r) => matches(r, q));
   const page = shown.slice(offset, offset + q.limit);
   return {
     suites: suiteList.map(({ name, purpose, metric, version }) => ({
@@ -432,9 +427,33 @@ export async function leaderboard(
   };
 }
 
+/** Whether a row passes the view's filters (they hide rows; ranks stay the whole board's). */
+function matches(r: LeaderboardRow, q: LeaderboardQuery): boolean {
+  const search = q.search?.toLowerCase();
+  const dataset = q.dataset?.includes('@') ? q.dataset : q.dataset && `${q.dataset}@`;
+  return (
+    (!q.method || r.method === q.method || r.method.startsWith(`${q.method}:`)) &&
+    (!search || (r.model ?? r.checkpointName ?? '').toLowerCase().includes(search)) &&
+    (!q.base ||
+      r.base?.checkpointId === q.base ||
+      (r.base?.label.toLowerCase().includes(q.base.toLowerCase()) ?? false)) &&
+    (!dataset ||
+      r.datasets.some((d) => (dataset.endsWith('@') ? d.startsWith(dataset) : d === dataset))) &&
+    (!q.gate || (r.verdict?.outcome ?? 'none') === q.gate)
+  );
+}
+
 /** A page token continues only the view (sort, filters) it was issued for. */
 const viewKey = (q: LeaderboardQuery) =>
-  JSON.stringify([q.sort, q.method ?? '', q.search ?? '', q.include ?? '']);
+  JSON.stringify([
+    q.sort,
+    q.method ?? '',
+    q.search ?? '',
+    q.base ?? '',
+    q.dataset ?? '',
+    q.gate ?? '',
+    q.include ?? '',
+  ]);
 
 function group<T, K, V>(rows: T[], key: (r: T) => K, value: (r: T) => V): Map<K, V[]> {
   const out = new Map<K, V[]>();

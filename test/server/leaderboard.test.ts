@@ -268,6 +268,13 @@ describe('leaderboard', () => {
     expect(names((await board('?method=peft:ia3')).json.rows)).toEqual(['bot@2']);
     expect(names((await board('?method=base')).json.rows)).toEqual(['basey@1']);
     expect(names((await board('?search=BO')).json.rows)).toEqual(['bot@2', 'bot@1']);
+    expect(names((await board('?dataset=support-sft')).json.rows)).toEqual(['bot@1']);
+    expect(names((await board('?dataset=support-sft@2')).json.rows)).toEqual([]);
+    expect(names((await board('?gate=pass')).json.rows)).toEqual(['bot@1']);
+    expect(names((await board('?gate=none')).json.rows)).toEqual(['bot@2', 'basey@1']);
+    // A base's group: the base model itself and both fine-tunes that descend from it.
+    expect(names((await board('?base=BASEY')).json.rows)).toEqual(['bot@2', 'basey@1', 'bot@1']);
+    expect(names((await board('?base=nobody')).json.rows)).toEqual([]);
     // Filtering hides rows; it does not re-rank or re-normalise the rest.
     expect((await board('?method=lora')).json.rows[0].rank).toBe(3);
 
