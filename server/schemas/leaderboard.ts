@@ -20,14 +20,9 @@ export const leaderboardQuery = z.object({
     .max(200)
     .optional()
     .openapi({ description: 'model (or checkpoint) name contains this, case-insensitive' }),
-  base: z
-    .string()
-    .min(1)
-    .max(200)
-    .optional()
-    .openapi({
-      description: "rows whose base model's id is this, or whose base label contains it",
-    }),
+  base: z.string().min(1).max(200).optional().openapi({
+    description: "rows whose base model's id is this, or whose base label contains it",
+  }),
   dataset: z
     .string()
     .regex(/^[A-Za-z0-9._-]{1,200}(@\d+)?$/, 'must be a dataset name, optionally name@version')
