@@ -110,8 +110,13 @@ export interface RunSuiteOptions {
   now?: () => number;
 }
 
-/** JSON with object keys sorted, so equal values hash equally. */
-function canonical(value: unknown): string {
+/**
+ * JSON with object keys sorted, so equal values hash equally.
+ *
+ * @example
+ * canonical({ b: 1, a: [2] }) // '{"a":[2],"b":1}'
+ */
+export function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   if (value !== null && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>)

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { and, asc, eq, inArray } from 'drizzle-orm';
+import { canonical } from '../../evaluators/suite-runner.ts';
 import type { Db } from '../db/client.ts';
 import { datasets, datasetVersions, suites, suiteVersions } from '../db/schema/index.ts';
 import { AppError, notFound } from '../http/errors.ts';
@@ -8,18 +9,6 @@ import type { createSuiteBody, createSuiteVersionBody, suite } from '../schemas/
 
 type SuiteRow = typeof suites.$inferSelect;
 type SuiteVersionRow = typeof suiteVersions.$inferSelect;
-
-/** Canonical JSON (sorted keys): equal decoding parameters hash equally. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) =>
-      a < b ? -1 : 1,
-    );
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
 
 export async function createSuite(
   db: Db,
