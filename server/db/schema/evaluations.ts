@@ -1,11 +1,14 @@
+import { sql } from 'drizzle-orm';
 import {
   boolean,
+  check,
   index,
   integer,
   jsonb,
   pgTable,
   primaryKey,
   real,
+  smallint,
   text,
   unique,
   uuid,
@@ -139,5 +142,27 @@ export const findings = pgTable(
   (t) => [
     index('findings_run_idx').on(t.runId),
     index('findings_checkpoint_idx').on(t.checkpointId),
+  ],
+);
+
+/**
+ * A person's 1-5 rating of one case's output in an evaluation. One per annotator and case, so a
+ * second rating replaces the first; the evaluation's `human_rating` aggregate is made from these.
+ */
+export const humanRatings = pgTable(
+  'human_ratings',
+  {
+    id: serialId(),
+    evaluationId: uuid('evaluation_id')
+      .notNull()
+      .references(() => evaluations.id, { onDelete: 'cascade' }),
+    caseId: text('case_id').notNull(),
+    annotator: text('annotator').notNull(),
+    rating: smallint('rating').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    unique('human_ratings_case_annotator_uq').on(t.evaluationId, t.caseId, t.annotator),
+    check('human_ratings_rating_range', sql`${t.rating} between 1 and 5`),
   ],
 );
