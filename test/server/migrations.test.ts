@@ -39,6 +39,7 @@ describe('migrateDatabase', () => {
       'evaluations',
       'findings',
       'gates',
+      'human_ratings',
       'jobs',
       'metric_points',
       'metric_series',
