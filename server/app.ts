@@ -10,6 +10,7 @@ import { isStreamedUpload } from './http/uploads.ts';
 import { artifactRoutes } from './routes/artifacts.ts';
 import { checkpointRoutes } from './routes/checkpoints.ts';
 import { datasetRoutes } from './routes/datasets.ts';
+import { evaluationViewRoutes } from './routes/evaluation-views.ts';
 import { gateRoutes } from './routes/gates.ts';
 import { healthRoutes } from './routes/health.ts';
 import { jobRoutes } from './routes/jobs.ts';
@@ -67,7 +68,8 @@ export function createApp(deps: AppDeps) {
     .route('/', gateRoutes(deps))
     .route('/', registryRoutes(deps))
     .route('/', suiteRoutes(deps))
-    .route('/', leaderboardRoutes(deps));
+    .route('/', leaderboardRoutes(deps))
+    .route('/', evaluationViewRoutes(deps));
   api.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: {
