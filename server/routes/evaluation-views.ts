@@ -26,12 +26,13 @@ import { authorize } from '../services/principal.ts';
 import { listFindings, runJobs } from '../services/run-views.ts';
 import { blobStoreFor } from '../storage/fs-blob-store.ts';
 import { authorizeProject, authorizeRun } from './access.ts';
+import { humanRatingRoutes } from './human-ratings.ts';
 
 const tags = ['evaluation views'];
 
 /**
  * What the leaderboard UI reads beyond the leaderboard: an evaluation's cases, the diff of two
- * evaluations, findings, a run's jobs and a project's evaluations.
+ * evaluations, findings, a run's jobs and a project's evaluations; plus human ratings.
  */
 export function evaluationViewRoutes(deps: AppDeps) {
   const { db } = deps.database;
@@ -136,5 +137,6 @@ export function evaluationViewRoutes(deps: AppDeps) {
         await authorizeRun(deps, c, runId, 'read');
         return c.json(await runJobs(db, runId, c.req.valid('query')), 200);
       },
-    );
+    )
+    .route('/', humanRatingRoutes(deps));
 }

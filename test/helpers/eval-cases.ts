@@ -133,7 +133,7 @@ export async function evalCaseRows(
         );
       return e!.id;
     },
-    async token(role: 'read' | 'write', name = role): Promise<string> {
+    async token(role: 'read' | 'write', name: string = role): Promise<string> {
       const res = await t.call('POST', `/api/v1/projects/${project}/tokens`, { name, role });
       return res.json.token;
     },
