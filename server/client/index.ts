@@ -11,6 +11,7 @@
  */
 import { artifactsClient } from './artifacts.ts';
 import { datasetsClient } from './datasets.ts';
+import { evaluationViewsClient, humanRatingsClient } from './evaluation-views.ts';
 import { checkpointsClient, jobsClient } from './jobs.ts';
 import { gatesClient, modelsClient, promotionsClient } from './registry.ts';
 import { metricsClient, projectsClient, runsClient } from './runs.ts';
@@ -29,6 +30,8 @@ export class HeldoutClient {
   readonly jobs;
   readonly suites;
   readonly evaluations;
+  readonly evaluationViews;
+  readonly humanRatings;
   readonly models;
   readonly gates;
   readonly promotions;
@@ -46,6 +49,8 @@ export class HeldoutClient {
     this.jobs = jobsClient(t);
     this.suites = suitesClient(t);
     this.evaluations = evaluationsClient(t);
+    this.evaluationViews = evaluationViewsClient(t);
+    this.humanRatings = humanRatingsClient(t);
     this.models = modelsClient(t);
     this.gates = gatesClient(t);
     this.promotions = promotionsClient(t);

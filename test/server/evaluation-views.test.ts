@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HeldoutClient } from '../../server/client/index.ts';
 import { findings, jobs } from '../../server/db/schema/index.ts';
 import { testApp } from '../helpers/app.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
@@ -397,5 +398,35 @@ describe('GET /projects/{project}/evaluations', () => {
     expect(status.json.error.message).toMatch(/^status:/);
     expect((await get('/projects/views/evaluations', null)).status).toBe(401);
     expect((await get('/projects/views/evaluations', readToken)).status).toBe(200);
+  });
+});
+
+describe('the typed client', () => {
+  it('reaches the views and human ratings', async () => {
+    const client = new HeldoutClient({
+      baseUrl: 'http://heldout.test',
+      token: t.adminToken,
+      fetch: async (input, init) => t.app.request(input, init),
+    });
+    const page = await client.evaluationViews.cases(ids.a, { outcome: 'failed', limit: 1 });
+    expect(page.cases.map((c) => c.caseId)).toEqual(['q3']);
+    const diff = await client.evaluationViews.diff(ids.a, ids.b, { limit: 1 });
+    expect(diff.cases[0]!.change).toBe('pass_to_fail');
+    const listed = await client.evaluationViews.ofProject('views', {
+      suite: 'qa',
+      suiteVersion: 2,
+    });
+    expect(listed.evaluations.map((e) => e.id)).toEqual([ids.v2]);
+    expect((await client.evaluationViews.runFindings(ids.runA)).findings).toHaveLength(3);
+    expect(
+      (await client.evaluationViews.projectFindings('views', { severity: 'block' })).findings,
+    ).toHaveLength(1);
+    expect((await client.evaluationViews.runJobs(ids.runA)).jobs).toHaveLength(2);
+    const rated = await client.humanRatings.rate(ids.v2, 'q1', { rating: 5, annotator: 'cli' });
+    expect(rated.humanRating?.value).toBe(5);
+    const removed = await client.humanRatings.remove(ids.v2, 'q1', 'cli');
+    expect(removed.humanRating).toBeNull();
+    const prefs = await client.humanRatings.preferences('views', { suite: 'qa' });
+    expect(prefs).toMatchObject({ suiteVersion: 2, recorded: 0 });
   });
 });
