@@ -20,8 +20,10 @@ import { pluginRoutes } from './routes/plugins.ts';
 import { preferenceRoutes } from './routes/preferences.ts';
 import { projectRoutes } from './routes/projects.ts';
 import { registryRoutes } from './routes/registry.ts';
+import { runEvaluationRoutes } from './routes/run-evaluations.ts';
 import { runRoutes } from './routes/runs.ts';
 import { suiteRoutes } from './routes/suites.ts';
+import { webRoutes } from './routes/web.ts';
 
 /**
  * The whole HTTP surface as one Hono app. Tests call `app.request()` on it with no socket open.
@@ -69,6 +71,7 @@ export function createApp(deps: AppDeps) {
     .route('/', registryRoutes(deps))
     .route('/', suiteRoutes(deps))
     .route('/', leaderboardRoutes(deps))
+    .route('/', runEvaluationRoutes(deps))
     .route('/', evaluationViewRoutes(deps));
   api.doc31('/openapi.json', {
     openapi: '3.1.0',
@@ -83,6 +86,7 @@ export function createApp(deps: AppDeps) {
     .use(requestId())
     .use(requestLog(deps.logger))
     .route('/api/v1', api)
+    .route('/', webRoutes())
     .notFound((c) =>
       toErrorResponse(
         new AppError(404, 'not_found', `no route for ${c.req.method} ${c.req.path}`),

@@ -84,6 +84,7 @@ export const metricBuckets = z
         min: wireValue.nullable(),
         max: wireValue.nullable(),
         last: wireValue,
+        wallTime: z.number().int().openapi({ description: "the last point's, epoch milliseconds" }),
       }),
     ),
   })

@@ -99,6 +99,7 @@ export const evaluation = z
     suite: z.string(),
     suiteVersion: z.number().int(),
     purpose: z.enum(['target', 'retention', 'safety']),
+    metric: z.string().openapi({ description: "the suite version's first metric: its headline" }),
     status: z.enum(['queued', 'running', 'finished', 'failed']),
     aggregates: z.record(z.string(), aggregate).nullable(),
     caseCount: z.number().int().nullable(),

@@ -434,6 +434,7 @@ export async function presentEvaluations(db: Db, rows: (typeof evaluations.$infe
       version: suiteVersions.version,
       name: suites.name,
       purpose: suites.purpose,
+      metrics: suiteVersions.metrics,
     })
     .from(suiteVersions)
     .innerJoin(suites, eq(suites.id, suiteVersions.suiteId))
@@ -447,6 +448,7 @@ export async function presentEvaluations(db: Db, rows: (typeof evaluations.$infe
       suite: v.name,
       suiteVersion: v.version,
       purpose: v.purpose,
+      metric: (v.metrics as string[])[0]!,
       status: r.status,
       aggregates: r.aggregates as Record<
         string,

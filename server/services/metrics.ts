@@ -213,6 +213,7 @@ export async function metricBuckets(
       min: number | null;
       max: number | null;
       last: number;
+      wall_time: number;
     }[]
   >`
     with a as (
@@ -225,8 +226,10 @@ export async function metricBuckets(
     )
     -- A bucket's last value is one index probe at its last step: far cheaper than ordering every
     -- bucket's values to take the first.
-    select a.*, (select m.value from metric_points m where m.series_id = ${id} and m.step = a.step_max) as last
-    from a order by a.step_min`;
+    select a.*, l.value as last, l.wall_time
+    from a cross join lateral (
+      select m.value, m.wall_time from metric_points m where m.series_id = ${id} and m.step = a.step_max
+    ) l order by a.step_min`;
   return {
     key: q.key,
     buckets: rows.map((r) => ({
@@ -236,6 +239,7 @@ export async function metricBuckets(
       min: r.min === null ? null : encodeValue(r.min),
       max: r.max === null ? null : encodeValue(r.max),
       last: encodeValue(r.last),
+      wallTime: Number(r.wall_time),
     })),
   };
 }

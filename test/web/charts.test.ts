@@ -1,7 +1,13 @@
 import { parse, View } from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { describe, expect, it } from 'vitest';
-import { deltaHeatmap, ema, leaderboardScores, lossChart } from '../../web/charts/index.ts';
+import {
+  deltaHeatmap,
+  ema,
+  leaderboardScores,
+  lossChart,
+  runsOverlay,
+} from '../../web/charts/index.ts';
 
 /** Compiles to Vega and runs the dataflow headless: the marks' items are what would be drawn. */
 async function render(spec: TopLevelSpec) {
@@ -250,5 +256,28 @@ describe('leaderboardScores', () => {
   it('gives a valid spec with empty data for empty input', async () => {
     const { view } = await render(leaderboardScores({ versions: [] }));
     expect(items(view, 'scores')).toEqual([]);
+  });
+});
+
+describe('runsOverlay', () => {
+  it('draws one line per run on a shared step axis', async () => {
+    const points = ['a', 'b'].flatMap((run, r) =>
+      [1, 2, 3].map((step) => ({ run, step, value: 3 - step + r })),
+    );
+    const { view } = await render(runsOverlay({ points, title: 'training loss' }));
+    const drawn = items(view, 'marks', '').map((i) => `${i.datum.run}@${i.datum.step}`);
+    expect(new Set(drawn)).toEqual(new Set(points.map((p) => `${p.run}@${p.step}`)));
+    expect(view.scale('x').domain()).toEqual([1, 3]);
+    expect(view.scale('color').domain()).toEqual(['a', 'b']);
+  });
+});
+
+describe('lossChart zoom', () => {
+  it('adds an x brush named zoom only when asked', async () => {
+    const train = [1, 2, 3].map((step) => ({ step, value: 1 / step, wallTime: step * 1000 }));
+    const plain = await render(lossChart({ train, x: 'step', smoothing: 0 }));
+    expect(() => plain.view.signal('zoom')).toThrow();
+    const zoomable = await render(lossChart({ train, x: 'step', smoothing: 0, zoomable: true }));
+    expect(zoomable.view.signal('zoom')).toEqual({});
   });
 });

@@ -5,3 +5,4 @@ export { lossChart, type LossChartInput, type LossPoint } from './loss-chart.ts'
 export { deltaHeatmap, type DeltaCell, type DeltaHeatmapInput } from './delta-heatmap.ts';
 export { leaderboardScores, type VersionScore } from './leaderboard-scores.ts';
 export type { XMode } from './x-axis.ts';
+export { runsOverlay, type RunPoint } from './runs-overlay.ts';

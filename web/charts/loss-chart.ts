@@ -21,6 +21,8 @@ export interface LossChartInput {
   smoothing: number;
   /** Evaluation scores per checkpoint, on a second y axis with its own scale. */
   evaluations?: readonly { step: number; suite: string; value: number }[];
+  /** Adds an x-interval brush named `zoom`: the page reads it to ask the server for that window. */
+  zoomable?: boolean;
 }
 
 /**
@@ -79,6 +81,9 @@ export function lossChart(input: LossChartInput): TopLevelSpec {
   loss.push({
     name: 'loss',
     data: { values: lines },
+    ...(input.zoomable
+      ? { params: [{ name: 'zoom', select: { type: 'interval', encodings: ['x'] } }] }
+      : {}),
     mark: { type: 'line', tooltip: true },
     encoding: {
       x,

@@ -1,0 +1,211 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLiveServer } from '../helpers/live-server.ts';
+import { seedBank } from '../helpers/seeded-project.ts';
+
+/**
+ * The leaderboard UI in Debian's Chromium against a server whose runs were really trained and
+ * evaluated: click from the leaderboard to a run, to a comparison, to a per-case diff, to the
+ * registry, and check that every chart drew something. Screenshots land in HELDOUT_SCREENSHOTS
+ * (or a temporary directory).
+ */
+const token = 'hld_ui-test-admin-token-0123456789';
+const executablePath = process.env.HELDOUT_CHROMIUM ?? '/usr/bin/chromium';
+const shots =
+  process.env.HELDOUT_SCREENSHOTS ?? fs.mkdtempSync(path.join(os.tmpdir(), 'heldout-ui-'));
+let live: Awaited<ReturnType<typeof startLiveServer>>;
+let seeded: Awaited<ReturnType<typeof seedBank>>;
+let browser: Browser;
+let page: Page;
+const consoleErrors: string[] = [];
+
+beforeAll(async () => {
+  if (!fs.existsSync(executablePath))
+    throw new Error(`no Chromium at ${executablePath}: apt-get install -y chromium`);
+  fs.mkdirSync(shots, { recursive: true });
+  live = await startLiveServer(token, { worker: true });
+  seeded = await seedBank(live.client);
+  browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
+  page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
+  page.on('pageerror', (e) => consoleErrors.push(e.message));
+}, 600_000);
+afterAll(async () => {
+  await browser?.close();
+  await live?.close();
+});
+
+const shoot = (name: string) =>
+  page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+
+/** Waits for a chart to paint, then counts its canvas pixels that are not background. */
+async function inked(testId: string): Promise<number> {
+  await page.waitForSelector(`[data-testid="${testId}"][data-rendered] canvas`, {
+    timeout: 30_000,
+  });
+  return page.evaluate<number>(`(() => {
+    const canvas = document.querySelector('[data-testid="${testId}"] canvas');
+    const { data } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
+    let count = 0;
+    for (let i = 0; i < data.length; i += 4)
+      if (data[i + 3] > 0 && (data[i] < 240 || data[i + 1] < 240 || data[i + 2] < 240)) count++;
+    return count;
+  })()`);
+}
+
+const texts = (selector: string) => page.locator(selector).allInnerTexts();
+
+describe('the leaderboard UI, clicked through in Chromium', () => {
+  it('takes the token from the link `heldout serve` prints, then lists the projects', async () => {
+    await page.goto(`${live.server.url}/#token=${token}`);
+    await page.waitForSelector('[data-testid="projects"]');
+    expect(page.url()).not.toContain('token=');
+    expect(await texts('[data-testid="projects"] td a')).toEqual(['bank']);
+    await shoot('01-projects');
+  });
+
+  it('ranks the model versions with scores, aliases and verdicts, and filters through the URL', async () => {
+    await page.click('text=bank');
+    await page.waitForSelector('[data-testid="leaderboard"]');
+    const rows = page.locator('[data-testid="leaderboard"] tbody tr');
+    expect(await rows.count()).toBe(2);
+    const production = page.locator('tr:has(.badge.alias:text("@production"))');
+    expect(await production.locator('.badge.verdict').innerText()).toBe('pass');
+    expect(await production.locator('.badge.method').innerText()).toBe('lora');
+    // Both suites appear as columns with a score and a delta vs the base.
+    const headers = await texts('[data-testid="leaderboard"] thead th');
+    expect(headers.join(' ')).toMatch(/capitalisation[\s\S]*fees/);
+    expect(await production.locator('td.score').count()).toBe(2);
+    expect(await inked('leaderboard-chart')).toBeGreaterThan(500);
+    await shoot('02-leaderboard');
+
+    await page.selectOption('select[name="method"]', 'lora');
+    await page.waitForURL(/method=lora/);
+    await page.waitForFunction(
+      `document.querySelectorAll('[data-testid="leaderboard"] tbody tr').length === 1`,
+    );
+    await page.reload();
+    await page.waitForSelector('[data-testid="leaderboard"]');
+    expect(await rows.count()).toBe(1);
+    await page.selectOption('select[name="method"]', '');
+    await page.waitForFunction(
+      `document.querySelectorAll('[data-testid="leaderboard"] tbody tr').length === 2`,
+    );
+
+    await page.click('button:text("normalised")');
+    await page.waitForURL(/scores=normalised/);
+  });
+
+  it('opens a run: loss chart with checkpoints, evaluations per checkpoint, heatmap, log', async () => {
+    await page.click('[data-testid="leaderboard"] a:text("assistant v1")');
+    await page.waitForURL(new RegExp(`/runs/${seeded.runs.full}`));
+    expect(await inked('loss-chart')).toBeGreaterThan(1000);
+    expect(await inked('delta-heatmap')).toBeGreaterThan(200);
+    expect(await page.locator('[data-testid="checkpoints"] tbody tr').count()).toBe(2);
+    expect(await page.locator('[data-testid="run-status"]').innerText()).toBe('finished');
+    expect(await page.locator('[data-testid="run-log"]').innerText()).toMatch(/finished/);
+    expect(await page.locator('[data-testid="params"]').innerText()).toMatch(/lr\s+5e-3/);
+    await shoot('03-run');
+
+    // State in the URL: another x axis and smoothing survive a reload.
+    await page.selectOption('select[name="x"]', 'relative');
+    await page.waitForURL(/x=relative/);
+    await page.reload();
+    expect(await inked('loss-chart')).toBeGreaterThan(1000);
+    expect(await page.locator('select[name="x"]').inputValue()).toBe('relative');
+  });
+
+  it('compares the two runs, then diffs their evaluations case by case', async () => {
+    await page.goto(`${live.server.url}/p/bank`);
+    await page.waitForSelector('[data-testid="leaderboard"]');
+    for (const box of await page
+      .locator('[data-testid="leaderboard"] tbody input[type="checkbox"]')
+      .all()) {
+      await box.check();
+      await page.waitForURL(/sel=/);
+    }
+    await page.waitForFunction(
+      `document.querySelectorAll('[data-testid="leaderboard"] tbody input:checked').length === 2`,
+    );
+    await page.click('[data-testid="compare-selected"]');
+    await page.waitForSelector('[data-testid="compare-table"]');
+    const table = await page.locator('[data-testid="compare-table"]').innerText();
+    expect(table).toMatch(/params\.method\s+full\s+lora|params\.method\s+lora\s+full/);
+    // Differences only: a param both runs share is hidden until asked for.
+    expect(table).not.toMatch(/status/);
+    expect(await inked('compare-chart')).toBeGreaterThan(500);
+    await shoot('04-compare');
+
+    await page.locator('[data-testid="eval-diff-links"] a').first().click();
+    await page.waitForSelector('[data-testid="diff-summary"]');
+    expect(await page.locator('[data-testid="diff-summary"]').innerText()).toMatch(/cases/);
+    await page.click('button:text("all")');
+    await page.waitForSelector('[data-testid="diff-cases"] tbody tr');
+    expect(await page.locator('[data-testid="diff-cases"] tbody tr').count()).toBeGreaterThan(0);
+    await shoot('05-diff');
+  });
+
+  it('shows the registry with the promotion and its gate report', async () => {
+    await page.click('nav a:text("Registry")');
+    await page.waitForSelector('[data-testid="promotions"]');
+    expect(await page.locator('[data-testid="promotions"]').innerText()).toMatch(
+      /@production\s+\(new\) → v2\s*pass/,
+    );
+    await page.click('[data-testid="promotions"] summary');
+    await page.waitForSelector('.checks');
+    expect(await page.locator('.checks').innerText()).toMatch(/change · capitalisation/);
+    await shoot('06-registry');
+  });
+
+  it('shows datasets with cleaning reports, suites with contamination, and rates outputs', async () => {
+    await page.click('nav a:text("Datasets")');
+    await page.waitForSelector('section[data-dataset="faq"]');
+    await page.click('section[data-dataset="faq"] summary');
+    await page.waitForSelector('section[data-dataset="faq"] li');
+    expect(await page.locator('section[data-dataset="faq"]').innerText()).toMatch(/64 rows/);
+
+    await page.click('nav a:text("Suites")');
+    await page.waitForSelector('[data-testid="suites"]');
+    // The target suite's cases are training rows: the contamination detector said so.
+    expect(await page.locator('[data-testid="findings"]').innerText()).toMatch(/contamination/);
+    await shoot('07-suites');
+
+    await page.click('nav a:text("Human eval")');
+    await page.waitForSelector('[data-testid="rate-cases"] .case-card');
+    const card = page.locator('[data-testid="rate-cases"] .case-card').first();
+    await card.locator('button:text("4")').click();
+    await card.locator('text=saved: 4').waitFor();
+    await page.reload();
+    await page.waitForSelector('[data-testid="human-score"]');
+    expect(await page.locator('[data-testid="human-score"]').innerText()).toMatch(
+      /human rating 4\.00/,
+    );
+    await shoot('08-human');
+  });
+
+  it('tells a new user what to do on an empty project', async () => {
+    await live.client.projects.create({ name: 'fresh' });
+    await page.goto(`${live.server.url}/p/fresh`);
+    await page.waitForSelector('[data-testid="empty-leaderboard"]');
+    await page.click('nav a:text("Runs")');
+    await page.waitForSelector('[data-testid="empty-runs"]');
+    await page.click('nav a:text("Registry")');
+    await page.waitForSelector('[data-testid="empty-registry"]');
+    expect(consoleErrors).toEqual([]);
+  });
+
+  it('serves the page with a strict content security policy and asks for a token when it has none', async () => {
+    const res = await fetch(`${live.server.url}/p/bank/runs`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-security-policy')).toMatch(/script-src 'self'(;|$)/);
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    const anonymous = await browser.newPage();
+    await anonymous.goto(`${live.server.url}/p/bank`);
+    await anonymous.waitForSelector('form.token-form');
+    expect(await anonymous.locator('.empty h2').innerText()).toMatch(/needs an API token/);
+    await anonymous.close();
+  });
+});
