@@ -53,8 +53,9 @@ async function activeSuites(db: Db, projectId: number): Promise<Suite[]> {
 
 /** Per checkpoint and suite version, the primary metric's aggregate of the newest finished run. */
 async function primaryAggregates(db: Db, projectId: number, suiteList: Suite[]) {
-  const byKey = new Map<string, Aggregate>();
-  if (!suiteList.length) return byKey;
+  // By checkpoint, then suite version: one lookup per row instead of a string key per cell.
+  const byCheckpoint = new Map<string, Map<number, Aggregate>>();
+  if (!suiteList.length) return byCheckpoint;
   const rows = await db
     .selectDistinctOn([evaluations.checkpointId, evaluations.suiteVersionId], {
       checkpointId: evaluations.checkpointId,
@@ -79,9 +80,13 @@ async function primaryAggregates(db: Db, projectId: number, suiteList: Suite[]) 
       sql`${evaluations.finishedAt} desc nulls last`,
       desc(evaluations.createdAt),
     );
-  for (const r of rows)
-    if (r.aggregate) byKey.set(`${r.checkpointId}:${r.suiteVersionId}`, r.aggregate);
-  return byKey;
+  for (const r of rows) {
+    if (!r.aggregate) continue;
+    let of = byCheckpoint.get(r.checkpointId);
+    if (!of) byCheckpoint.set(r.checkpointId, (of = new Map()));
+    of.set(r.suiteVersionId, r.aggregate);
+  }
+  return byCheckpoint;
 }
 
 /**
@@ -144,8 +149,6 @@ function countAbove(sortedAsc: number[], x: number): number {
   return sortedAsc.length - lo;
 }
 
-const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
-
 type Entry = {
   row: LeaderboardRow;
   aggregates: Map<number, Aggregate>;
@@ -161,46 +164,54 @@ function score(entries: Entry[], suiteList: Suite[]) {
     a && Number.isFinite(a.value)
       ? { value: a.value!, low: a.low ?? a.value!, high: a.high ?? a.value! }
       : null;
-  const normalised = new Map<Entry, Interval[]>(entries.map((e) => [e, []]));
+  // Running sums of each row's normalised value, low and high, and how many suites scored it.
+  const sums = entries.map(() => ({ n: 0, value: 0, low: 0, high: 0, retention: 0, retained: 0 }));
+  const intervals: (Interval | null)[] = new Array(entries.length);
   for (const s of suiteList) {
-    const scored = entries.flatMap((e) => {
-      const i = interval(e.aggregates.get(s.versionId));
-      return i ? [{ e, i }] : [];
-    });
-    const min = Math.min(...scored.map((x) => x.i.value));
-    const range = Math.max(...scored.map((x) => x.i.value)) - min;
+    let min = Infinity;
+    let max = -Infinity;
+    for (let k = 0; k < entries.length; k++) {
+      const i = interval(entries[k]!.aggregates.get(s.versionId));
+      intervals[k] = i;
+      if (i) {
+        if (i.value < min) min = i.value;
+        if (i.value > max) max = i.value;
+      }
+    }
+    const range = max - min;
     // No spread: every row is as good as the best.
     const norm = (x: number) => (range > 0 ? (x - min) / range : 1);
-    for (const { e, i } of scored) {
+    for (let k = 0; k < entries.length; k++) {
+      const i = intervals[k];
+      if (!i) continue;
+      const e = entries[k]!;
       const base = interval(e.baseAggregates.get(s.versionId));
+      const delta = base ? i.value - base.value : null;
       e.row.scores[s.name] = {
         ...i,
         n: e.aggregates.get(s.versionId)!.n ?? 0,
-        delta: base ? i.value - base.value : null,
+        delta,
         normalised: norm(i.value),
       };
-      normalised.get(e)!.push({ value: norm(i.value), low: norm(i.low), high: norm(i.high) });
+      const sum = sums[k]!;
+      sum.n++;
+      sum.value += norm(i.value);
+      sum.low += norm(i.low);
+      sum.high += norm(i.high);
+      if (s.purpose === 'retention' && delta !== null) {
+        sum.retention += delta;
+        sum.retained++;
+      }
     }
   }
-  for (const e of entries) {
-    const ns = normalised.get(e)!;
-    e.row.suitesScored = ns.length;
-    e.row.average = ns.length
-      ? {
-          value: mean(ns.map((n) => n.value))!,
-          low: mean(ns.map((n) => n.low))!,
-          high: mean(ns.map((n) => n.high))!,
-        }
+  entries.forEach((e, k) => {
+    const sum = sums[k]!;
+    e.row.suitesScored = sum.n;
+    e.row.average = sum.n
+      ? { value: sum.value / sum.n, low: sum.low / sum.n, high: sum.high / sum.n }
       : null;
-    e.row.retention = mean(
-      suiteList
-        .filter((s) => s.purpose === 'retention')
-        .flatMap((s) => {
-          const d = e.row.scores[s.name]?.delta;
-          return d === undefined || d === null ? [] : [d];
-        }),
-    );
-  }
+    e.row.retention = sum.retained ? sum.retention / sum.retained : null;
+  });
 }
 
 /**
@@ -263,42 +274,42 @@ export async function leaderboard(
     throw new AppError(400, 'bad_request', `sort: no active suite "${q.sort.slice(6)}"`);
   const offset = q.pageToken ? decodeToken(q.pageToken, viewKey(q)) : 0;
 
-  const versions = await db
-    .select({
-      id: modelVersions.id,
-      model: models.name,
-      version: modelVersions.version,
-      checkpointId: modelVersions.checkpointId,
-      runId: modelVersions.runId,
-    })
-    .from(modelVersions)
-    .innerJoin(models, eq(models.id, modelVersions.modelId))
-    .where(eq(models.projectId, projectId));
-  const aggregates = await primaryAggregates(db, projectId, suiteList);
+  const [versions, aggregates] = await Promise.all([
+    db
+      .select({
+        id: modelVersions.id,
+        model: models.name,
+        version: modelVersions.version,
+        checkpointId: modelVersions.checkpointId,
+        runId: modelVersions.runId,
+      })
+      .from(modelVersions)
+      .innerJoin(models, eq(models.id, modelVersions.modelId))
+      .where(eq(models.projectId, projectId)),
+    primaryAggregates(db, projectId, suiteList),
+  ]);
   const registered = new Set(versions.map((v) => v.checkpointId));
-  const extra = q.include
-    ? [...new Set([...aggregates.keys()].map((k) => k.slice(0, 36)))].filter(
-        (id) => !registered.has(id),
-      )
-    : [];
+  const extra = q.include ? [...aggregates.keys()].filter((id) => !registered.has(id)) : [];
   const ids = [...registered, ...extra];
-  const details = ids.length
-    ? await db
-        .select({
-          id: checkpoints.id,
-          name: checkpoints.name,
-          runId: checkpoints.runId,
-          trainableParams: checkpoints.trainableParams,
-          totalParams: checkpoints.totalParams,
-          plugin: runs.plugin,
-          config: runs.config,
-        })
-        .from(checkpoints)
-        .leftJoin(runs, eq(runs.id, checkpoints.runId))
-        .where(anyOf(checkpoints.id, ids, 'uuid'))
-    : [];
+  const [details, roots] = await Promise.all([
+    ids.length
+      ? db
+          .select({
+            id: checkpoints.id,
+            name: checkpoints.name,
+            runId: checkpoints.runId,
+            trainableParams: checkpoints.trainableParams,
+            totalParams: checkpoints.totalParams,
+            plugin: runs.plugin,
+            config: runs.config,
+          })
+          .from(checkpoints)
+          .leftJoin(runs, eq(runs.id, checkpoints.runId))
+          .where(anyOf(checkpoints.id, ids, 'uuid'))
+      : Promise.resolve([]),
+    rootBases(db, projectId, ids),
+  ]);
   const detailOf = new Map(details.map((d) => [d.id, d]));
-  const roots = await rootBases(db, projectId, ids);
   const runIds = [...new Set(details.flatMap((d) => d.runId ?? []))];
   const [aliasRows, verdictRows, datasetRows] = await Promise.all([
     db
@@ -347,13 +358,9 @@ export async function leaderboard(
   const verdictOf = new Map(verdictRows.map((v) => [v.versionId, v]));
   const registryLabel = new Map<string, string>();
   for (const v of versions) registryLabel.set(v.checkpointId, `${v.model}@v${v.version}`);
+  const none = new Map<number, Aggregate>();
   const aggregatesOf = (checkpointId: string | undefined) =>
-    new Map(
-      suiteList.flatMap((s) => {
-        const a = checkpointId ? aggregates.get(`${checkpointId}:${s.versionId}`) : undefined;
-        return a ? [[s.versionId, a] as const] : [];
-      }),
-    );
+    (checkpointId && aggregates.get(checkpointId)) || none;
 
   const entries: Entry[] = [
     ...versions.map((v) => ({ ...v, versionId: v.id as number | null })),

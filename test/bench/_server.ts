@@ -31,6 +31,7 @@ export async function benchServer(databaseUrl: string) {
   });
   return {
     url,
+    token,
     client: new HeldoutClient({ baseUrl: url, token }),
     async stop() {
       child.kill('SIGTERM');

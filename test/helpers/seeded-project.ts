@@ -34,15 +34,17 @@ export async function seedBank(client: HeldoutClient, project = 'bank') {
       feePlans(0, 12).map((r, i) => ({ id: `fee-${i}`, input: r.prompt, expected: r.response })),
     ),
   );
-  for (const [name, purpose, version] of [
-    ['capitalisation', 'retention', retention.id],
-    ['fees', 'target', fees.id],
+  // Fee answers are sentences: token F1 gives the partial credit exact match would not.
+  for (const [name, purpose, version, metric, passThreshold] of [
+    ['capitalisation', 'retention', retention.id, 'exact-match', 1],
+    ['fees', 'target', fees.id, 'squad-f1', 0.8],
   ] as const) {
     await client.suites.create(project, { name, purpose });
     await client.suites.addVersion(project, name, {
       datasetVersionId: version,
-      metrics: ['exact-match'],
+      metrics: [metric],
       decoding: { maxNewTokens: 24 },
+      passThreshold,
     });
   }
   await client.gates.save(project, {

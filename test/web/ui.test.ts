@@ -58,7 +58,7 @@ async function inked(testId: string): Promise<number> {
 
 const texts = (selector: string) => page.locator(selector).allInnerTexts();
 
-describe('the leaderboard UI, clicked through in Chromium', () => {
+describe('the leaderboard UI, clicked through in Chromium', { timeout: 60_000 }, () => {
   it('takes the token from the link `heldout serve` prints, then lists the projects', async () => {
     await page.goto(`${live.server.url}/#token=${token}`);
     await page.waitForSelector('[data-testid="projects"]');
@@ -84,16 +84,12 @@ describe('the leaderboard UI, clicked through in Chromium', () => {
 
     await page.selectOption('select[name="method"]', 'lora');
     await page.waitForURL(/method=lora/);
-    await page.waitForFunction(
-      `document.querySelectorAll('[data-testid="leaderboard"] tbody tr').length === 1`,
-    );
+    await expect.poll(() => page.locator('[data-testid="leaderboard"] tbody tr').count()).toBe(1);
     await page.reload();
     await page.waitForSelector('[data-testid="leaderboard"]');
     expect(await rows.count()).toBe(1);
     await page.selectOption('select[name="method"]', '');
-    await page.waitForFunction(
-      `document.querySelectorAll('[data-testid="leaderboard"] tbody tr').length === 2`,
-    );
+    await expect.poll(() => page.locator('[data-testid="leaderboard"] tbody tr').count()).toBe(2);
 
     await page.click('button:text("normalised")');
     await page.waitForURL(/scores=normalised/);
@@ -127,9 +123,9 @@ describe('the leaderboard UI, clicked through in Chromium', () => {
       await box.check();
       await page.waitForURL(/sel=/);
     }
-    await page.waitForFunction(
-      `document.querySelectorAll('[data-testid="leaderboard"] tbody input:checked').length === 2`,
-    );
+    await expect
+      .poll(() => page.locator('[data-testid="leaderboard"] tbody input:checked').count())
+      .toBe(2);
     await page.click('[data-testid="compare-selected"]');
     await page.waitForSelector('[data-testid="compare-table"]');
     const table = await page.locator('[data-testid="compare-table"]').innerText();

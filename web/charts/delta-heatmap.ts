@@ -44,6 +44,9 @@ export function deltaHeatmap(input: DeltaHeatmapInput): TopLevelSpec {
   }));
   return {
     $schema: SCHEMA,
+    // Cells wide enough for their signed label, whatever the number of suites.
+    width: { step: 90 },
+    height: { step: 26 },
     data: { values },
     encoding: {
       x: {

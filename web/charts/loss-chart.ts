@@ -123,6 +123,8 @@ export function lossChart(input: LossChartInput): TopLevelSpec {
   };
 }
 
+const SUITE_COLOURS = ['#2ca02c', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#bcbd22'];
+
 type XEncoding = { field: 'x'; type: 'quantitative' | 'temporal'; title: string };
 
 function overfittingLayers(
@@ -171,7 +173,8 @@ function evaluationLayers(
       title: 'evaluation score',
       axis: { orient: 'right' },
     },
-    color: { field: 'suite', type: 'nominal', title: 'suite' },
+    // Colours the loss lines do not use, so a suite is never mistaken for a loss curve.
+    color: { field: 'suite', type: 'nominal', title: 'suite', scale: { range: SUITE_COLOURS } },
   } as const;
   return [
     {

@@ -1,11 +1,14 @@
 import { leaderboardScores } from '../../charts/index.ts';
 import { api, query } from '../api.ts';
-import { draw } from '../chart.ts';
+import { draw, painted } from '../chart.ts';
 import { h, mount } from '../dom.ts';
 import { count, num, signed, tone } from '../format.ts';
 import { projectPath, setQuery, type View } from '../router.ts';
+import { windowedRows } from '../windowed.ts';
 import type { Leaderboard, LeaderboardRow } from '../types.ts';
 
+// Matches `tr.fixed` in styles.css: windowed rendering needs every row the same height.
+const ROW_HEIGHT = 44;
 const METHODS = ['full', 'lora', 'peft', 'peft:ia3', 'rlhf', 'base', 'external'];
 // Optional columns; the chooser's unticked ones go into `hide=` in the URL.
 const COLUMNS = [
@@ -23,7 +26,7 @@ function versionLabel(r: LeaderboardRow) {
   return r.model ? `${r.model} v${r.version}` : (r.checkpointName ?? r.checkpointId.slice(0, 8));
 }
 
-export async function leaderboardPage({ root, params, query: q }: View) {
+export async function leaderboardPage({ root, params, query: q, signal }: View) {
   const project = params.project!;
   const filters = {
     sort: q.get('sort') ?? 'average',
@@ -151,7 +154,9 @@ export async function leaderboardPage({ root, params, query: q }: View) {
     show('datasets') && h('th', null, 'Datasets'),
   );
 
-  const rows = board.rows.map((r) => {
+  const columnCount = head.children.length;
+  const rowOf = (i: number) => {
+    const r = board.rows[i]!;
     const key = r.checkpointId;
     const vsChampion =
       championRow && championRow !== r
@@ -163,7 +168,11 @@ export async function leaderboardPage({ root, params, query: q }: View) {
         : null;
     return h(
       'tr',
-      { 'data-checkpoint': key, class: selected.has(key) ? 'selected' : '' },
+      {
+        'data-checkpoint': key,
+        'data-index': i,
+        class: selected.has(key) ? 'fixed selected' : 'fixed',
+      },
       h(
         'td',
         null,
@@ -238,6 +247,12 @@ export async function leaderboardPage({ root, params, query: q }: View) {
       show('params') && h('td', { class: 'num' }, count(r.trainableParams)),
       show('datasets') && h('td', { class: 'dim' }, r.datasets.join(', ')),
     );
+  };
+  const body = h('tbody');
+  windowedRows(body, board.rows.length, rowOf, {
+    rowHeight: ROW_HEIGHT,
+    columns: columnCount,
+    signal,
   });
 
   const selectedRows = board.rows.filter((r) => selected.has(r.checkpointId));
@@ -269,7 +284,7 @@ export async function leaderboardPage({ root, params, query: q }: View) {
           'table',
           { class: 'grid leaderboard', 'data-testid': 'leaderboard' },
           h('thead', null, head),
-          h('tbody', null, rows),
+          body,
         )
       : h(
           'div',
@@ -286,6 +301,7 @@ export async function leaderboardPage({ root, params, query: q }: View) {
     h('h2', null, 'Scores with 95% confidence intervals'),
     chart,
   );
+  await painted(root.querySelector('[data-testid="leaderboard"]'));
   const top = board.rows.slice(0, 20).flatMap((r) =>
     Object.entries(r.scores).map(([suite, s]) => ({
       label: versionLabel(r),

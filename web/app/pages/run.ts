@@ -144,11 +144,14 @@ export async function runPage({ root, params, query: q, signal }: View) {
               startStep: Number(overfit.evidence.beganAtStep ?? overfit.evidence.bestStep),
             }
           : undefined,
-      evaluations: finished.map((e) => ({
-        step: stepOf.get(e.checkpointId) ?? 0,
-        suite: e.suite,
-        value: e.aggregates![e.metric]!.value,
-      })),
+      // The base at step 0: where each suite started, so a drop shows as a drop.
+      evaluations: [...(evals.base?.evaluations ?? []), ...finished]
+        .filter((e) => e.status === 'finished' && e.aggregates?.[e.metric])
+        .map((e) => ({
+          step: stepOf.get(e.checkpointId) ?? 0,
+          suite: e.suite,
+          value: e.aggregates![e.metric]!.value,
+        })),
       x,
       smoothing,
       zoomable: true,
@@ -425,16 +428,24 @@ function metricsTable(metrics: MetricSummary[]) {
 }
 
 function jobLog(run: Run, jobs: Job[]) {
-  const lines: string[] = [`${when(run.createdAt)}  run created (${run.status})`];
-  for (const j of [...jobs].reverse()) {
-    lines.push(`${when(j.createdAt)}  ${j.kind} job queued`);
+  const events: [string, string][] = [[run.createdAt, `run created`]];
+  for (const j of jobs) {
+    const what = j.kind === 'train' ? 'training' : j.kind;
+    events.push([j.createdAt, `${what} job queued`]);
     if (j.startedAt)
-      lines.push(
-        `${when(j.startedAt)}  claimed by ${j.workerId ?? 'a worker'} (attempt ${j.attempts})`,
-      );
-    if (j.heartbeatAt && !j.finishedAt) lines.push(`${when(j.heartbeatAt)}  last heartbeat`);
+      events.push([
+        j.startedAt,
+        `${what} claimed by ${j.workerId ?? 'a worker'} (attempt ${j.attempts})`,
+      ]);
+    if (j.heartbeatAt && !j.finishedAt) events.push([j.heartbeatAt, `${what}: last heartbeat`]);
     if (j.finishedAt)
-      lines.push(`${when(j.finishedAt)}  ${j.status}${j.error ? `: ${j.error}` : ''}`);
+      events.push([j.finishedAt, `${what} ${j.status}${j.error ? `: ${j.error}` : ''}`]);
   }
-  return h('pre', { class: 'log', 'data-testid': 'run-log' }, lines.join('\n'));
+  events.sort((a, b) => Date.parse(a[0]) - Date.parse(b[0]));
+  const time = (iso: string) => new Date(iso).toISOString().replace('T', ' ').slice(0, 19);
+  return h(
+    'pre',
+    { class: 'log', 'data-testid': 'run-log' },
+    events.map(([t, line]) => `${time(t)}  ${line}`).join('\n'),
+  );
 }
