@@ -20,6 +20,15 @@ done
 if [ -z "$ok" ]; then echo "smoke: health did not answer ok within 30 s"; cat "$log"; exit 1; fi
 echo "smoke: health ok"
 
+# The UI: the page at / and its bundle (built by the server on first request, from node_modules).
+page=$(curl -fsS "http://127.0.0.1:$port/")
+asset=$(printf '%s' "$page" | grep -o '/assets/app.js?v=[0-9a-f]*' | head -n1)
+if [ -z "$asset" ]; then echo "smoke: / did not serve the UI page"; printf '%s\n' "$page"; cat "$log"; exit 1; fi
+bytes=$(curl -fsS "http://127.0.0.1:$port$asset" | wc -c)
+if [ "$bytes" -lt 100000 ]; then echo "smoke: the UI bundle is $bytes bytes"; cat "$log"; exit 1; fi
+grep -q "Open the leaderboard signed in: http://127.0.0.1:$port/#token=hld_" "$log" || { echo "smoke: no sign-in link printed"; cat "$log"; exit 1; }
+echo "smoke: UI served ($bytes bytes of script)"
+
 # Ctrl-C: the terminal sends SIGINT to every process of the foreground group (npm, sh, node).
 kill -INT -- -$pid
 for _ in $(seq 1 60); do kill -0 $pid 2>/dev/null || break; sleep 0.5; done

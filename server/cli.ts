@@ -34,7 +34,9 @@ async function serveCommand(): Promise<void> {
   if (running.adminToken) {
     // Printed, not logged: logs are shipped elsewhere and must never hold a token.
     process.stdout.write(
-      `Admin API token (shown only this once, store it now):\n\n  ${running.adminToken}\n\n`,
+      `Admin API token (shown only this once, store it now):\n\n  ${running.adminToken}\n\n` +
+        // The fragment never reaches a server or its logs; the UI moves it to local storage.
+        `Open the leaderboard signed in: ${running.url}/#token=${running.adminToken}\n\n`,
     );
   }
   let signals = 0;

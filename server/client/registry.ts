@@ -27,6 +27,9 @@ export function modelsClient(t: Transport) {
       t.json<ModelVersion>('POST', `${model(p, name)}/versions`, body),
     alias: (p: string, name: string, alias: string) =>
       t.json<Alias>('GET', `${model(p, name)}/aliases/${encodeURIComponent(alias)}`),
+    /** Every verdict on the model's versions, newest first, failing ones included. */
+    verdicts: async (p: string, name: string) =>
+      (await t.json<{ verdicts: VerdictBody[] }>('GET', `${model(p, name)}/verdicts`)).verdicts,
   };
 }
 

@@ -22,6 +22,7 @@ import {
   setAliasBody,
   verdict,
 } from '../schemas/registry.ts';
+import { listVerdicts } from '../services/gates.ts';
 import { promote } from '../services/promotions.ts';
 import {
   createModel,
@@ -163,6 +164,28 @@ export function registryRoutes(deps: AppDeps) {
         const project = await authorizeProject(deps, c, key, 'read');
         return c.json(
           { promotions: await listPromotions(db, await findModel(db, project.id, name)) },
+          200,
+        );
+      },
+    )
+    .openapi(
+      createRoute({
+        method: 'get',
+        path: '/projects/{project}/models/{name}/verdicts',
+        tags,
+        security: bearerSecurity,
+        summary: "Every gate verdict on the model's versions, passing or not (the newest 200)",
+        request: { params: modelParams },
+        responses: {
+          200: jsonResponse(z.object({ verdicts: z.array(verdict) }), 'Newest first'),
+          ...errorResponses,
+        },
+      }),
+      async (c) => {
+        const { project: key, name } = c.req.valid('param');
+        const project = await authorizeProject(deps, c, key, 'read');
+        return c.json(
+          { verdicts: await listVerdicts(db, await findModel(db, project.id, name)) },
           200,
         );
       },

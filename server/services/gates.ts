@@ -210,6 +210,30 @@ export async function findVerdict(
   };
 }
 
+/** Every verdict given on a model's versions, newest first: blocked candidates included. */
+export async function listVerdicts(db: Db, model: ModelRow, limit = 200): Promise<VerdictBody[]> {
+  const rows = await db
+    .select({
+      verdict: verdicts,
+      gateName: gates.name,
+      gateVersion: gates.version,
+      version: modelVersions.version,
+    })
+    .from(verdicts)
+    .innerJoin(gates, eq(gates.id, verdicts.gateId))
+    .innerJoin(modelVersions, eq(modelVersions.id, verdicts.modelVersionId))
+    .where(eq(modelVersions.modelId, model.id))
+    .orderBy(desc(verdicts.createdAt))
+    .limit(limit);
+  return rows.map((r) =>
+    presentVerdict(
+      r.verdict,
+      { name: r.gateName, version: r.gateVersion },
+      { name: model.name, version: r.version },
+    ),
+  );
+}
+
 /** A stored verdict rendered for CI: JUnit XML or a Markdown summary. */
 export function renderVerdict(v: VerdictBody, format: 'junit' | 'markdown'): string {
   const verdict: Verdict = {

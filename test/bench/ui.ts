@@ -8,7 +8,7 @@
 import { chromium } from 'playwright-core';
 import { benchDatabase } from './_database.ts';
 import { benchServer, summarise } from './_server.ts';
-import { seedLeaderboard } from './_ui-seed.ts';
+import { seedLeaderboard } from '../helpers/leaderboard-seed.ts';
 
 const POINTS = 1_000_000;
 const BATCH = 10_000;

@@ -10,7 +10,8 @@ const suitesDir = fileURLToPath(new URL('../../plugins/model/base/suites', impor
  * A project built the way a user builds one, through the API with a real worker: fee-plan SFT data,
  * a target suite on held-out plans and a retention suite on the base's capitalisation skill, a
  * release gate, a careless full fine-tune and a gentle LoRA one (each evaluated checkpoint by
- * checkpoint), both registered, and the LoRA promoted to `production` through the gate.
+ * checkpoint), both registered; the full one refused by the gate, the LoRA one promoted to
+ * `production` through it.
  */
 export async function seedBank(client: HeldoutClient, project = 'bank') {
   await client.projects.create({ name: project, description: 'fee-plan assistant' });
@@ -101,6 +102,21 @@ export async function seedBank(client: HeldoutClient, project = 'bank') {
       await client.models.addVersion(project, 'assistant', { checkpointId: checkpoint.id }),
     );
   }
+  // The careless fine-tune forgot its general skills: the gate refuses it, and says why.
+  const blocked = await client.promotions
+    .promote({
+      project,
+      model: 'assistant',
+      version: versions[0]!.version,
+      alias: 'production',
+      gate: 'release',
+    })
+    .then(
+      () => {
+        throw new Error('the gate let the careless fine-tune through');
+      },
+      (err: Error) => err,
+    );
   const promoted = await client.promotions.promote({
     project,
     model: 'assistant',
@@ -109,7 +125,13 @@ export async function seedBank(client: HeldoutClient, project = 'bank') {
     gate: 'release',
     reason: 'kept its general skills',
   });
-  return { runs: { full: full.runId!, lora: lora.runId! }, versions, promoted };
+  return {
+    runs: { full: full.runId!, lora: lora.runId! },
+    datasets,
+    versions,
+    blocked,
+    promoted,
+  };
 }
 
 /** Waits until every evaluation of a checkpoint has finished (they are queued at registration). */

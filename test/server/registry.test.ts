@@ -229,5 +229,23 @@ describe('promotions', () => {
         reason: 'first release',
       }),
     ]);
+
+    // Every verdict is on record, the refused one included, with the evidence that refused it.
+    const history = await t.call('GET', `${models}/bot/verdicts`, undefined, reader.json.token);
+    expect(
+      history.json.verdicts.map((v: { version: number; outcome: string }) => [
+        v.version,
+        v.outcome,
+      ]),
+    ).toEqual([
+      [3, 'pass'],
+      [2, 'fail'],
+      [1, 'pass'],
+    ]);
+    expect(history.json.verdicts[1].id).toBe(failing.json.error.details.verdict.id);
+    expect(
+      history.json.verdicts[1].checks.some((c: { outcome: string }) => c.outcome === 'fail'),
+    ).toBe(true);
+    expect((await t.call('GET', `${models}/nope/verdicts`)).status).toBe(404);
   });
 });

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLiveServer } from '../helpers/live-server.ts';
+import { seedLeaderboard } from '../helpers/leaderboard-seed.ts';
 import { seedBank } from '../helpers/seeded-project.ts';
 
 /**
@@ -152,7 +153,13 @@ describe('the leaderboard UI, clicked through in Chromium', { timeout: 60_000 },
     );
     await page.click('[data-testid="promotions"] summary');
     await page.waitForSelector('.checks');
-    expect(await page.locator('.checks').innerText()).toMatch(/change · capitalisation/);
+    expect(await page.locator('.checks').first().innerText()).toMatch(/change · capitalisation/);
+    // The refused candidate is on record with the evidence that refused it, open by default.
+    const refused = page.locator('[data-testid="verdicts"] li[data-outcome="fail"]');
+    expect(await refused.innerText()).toMatch(/^v1 judged by release v1\s*fail/);
+    expect(await refused.locator('.checks').innerText()).toMatch(
+      /change · capitalisation · exact-match\s+fail\s+Mean exact-match on 'capitalisation'/,
+    );
     await shoot('06-registry');
   });
 
@@ -180,6 +187,61 @@ describe('the leaderboard UI, clicked through in Chromium', { timeout: 60_000 },
       /human rating 4\.00/,
     );
     await shoot('08-human');
+  });
+
+  it('follows a run while it trains, without a reload', async () => {
+    const run = await live.client.runs.create('bank', {
+      name: 'lora-long',
+      plugin: 'lora',
+      config: {
+        steps: 400,
+        batchSize: 4,
+        learningRate: 1e-3,
+        checkpointEvery: 400,
+        validationEvery: 100,
+      },
+      datasets: seeded.datasets,
+    });
+    await page.goto(`${live.server.url}/p/bank/runs/${run.id}`);
+    const progress = page.locator('[data-testid="run-progress"]');
+    await progress.waitFor({ timeout: 60_000 });
+    const stepOf = async () => Number(/step (\d+) of 400/.exec(await progress.innerText())![1]);
+    const first = await stepOf();
+    await expect.poll(stepOf, { timeout: 30_000 }).toBeGreaterThan(first);
+    expect(await inked('loss-chart')).toBeGreaterThan(100);
+    expect(await page.locator('[data-testid="run-status"]').innerText()).toBe('running');
+    await shoot('09-live');
+    await live.client.runs.update(run.id, { status: 'cancelled' });
+    await expect
+      .poll(() => page.locator('[data-testid="run-status"]').innerText(), { timeout: 30_000 })
+      .toBe('cancelled');
+  });
+
+  it('draws a board of hundreds of versions a screenful at a time', async () => {
+    const big = await live.client.projects.create({ name: 'big' });
+    await seedLeaderboard(live.database.url, big.id, 300, 4);
+    await page.goto(`${live.server.url}/p/big?limit=1000`);
+    const body = page.locator('[data-testid="leaderboard"] tbody[data-rows="300"]');
+    await body.waitFor();
+    const drawn = () => body.locator('tr[data-index]').count();
+    expect(await drawn()).toBeLessThan(100);
+    expect(await body.locator('tr[data-index="0"] td.score').count()).toBe(4);
+    await page.evaluate(`(() => {
+      const table = document.querySelector('[data-testid="leaderboard"]');
+      window.scrollTo(0, table.getBoundingClientRect().bottom + scrollY - innerHeight);
+    })()`);
+    await body.locator('tr[data-index="299"]').waitFor();
+    expect(await drawn()).toBeLessThan(100);
+    expect(await body.locator('tr[data-index="0"]').count()).toBe(0);
+    // Ranked best first: the last row ranks lowest.
+    const rank = async (i: number) =>
+      Number(
+        await body
+          .locator(`tr[data-index="${i}"] td:nth-child(2)`)
+          .innerText()
+          .then((t) => t.split(' ')[0]),
+      );
+    expect(await rank(299)).toBeGreaterThan(await rank(280));
   });
 
   it('tells a new user what to do on an empty project', async () => {

@@ -33,17 +33,18 @@ export async function registryPage({ root, params }: View) {
   const details = await Promise.all(
     models.map(async (m) => {
       const name = encodeURIComponent(m.name);
-      const [detail, { promotions }] = await Promise.all([
+      const [detail, { promotions }, { verdicts }] = await Promise.all([
         api<ModelDetail>(`/projects/${project}/models/${name}`),
         api<{ promotions: Promotion[] }>(`/projects/${project}/models/${name}/promotions`),
+        api<{ verdicts: Verdict[] }>(`/projects/${project}/models/${name}/verdicts`),
       ]);
-      return { detail, promotions };
+      return { detail, promotions, verdicts };
     }),
   );
   mount(
     root,
     h('h1', null, 'Registry'),
-    details.map(({ detail, promotions }) =>
+    details.map(({ detail, promotions, verdicts }) =>
       h(
         'section',
         { class: 'model', 'data-model': detail.name },
@@ -132,6 +133,8 @@ export async function registryPage({ root, params }: View) {
               ),
             )
           : h('p', { class: 'dim' }, 'No alias has moved yet.'),
+        h('h3', null, 'Gate verdicts'),
+        verdictHistory(verdicts),
       ),
     ),
   );
@@ -145,51 +148,7 @@ function verdictReport(verdictId: string) {
     'toggle',
     async () => {
       try {
-        const v = await api<Verdict>(`/verdicts/${verdictId}`);
-        body.replaceChildren(
-          h(
-            'p',
-            null,
-            `${v.gate.name} v${v.gate.version} on ${v.model} v${v.version}: `,
-            h('span', { class: `badge verdict ${v.outcome}` }, v.outcome),
-          ),
-          h(
-            'table',
-            { class: 'grid checks' },
-            h(
-              'thead',
-              null,
-              h(
-                'tr',
-                null,
-                h('th', null, 'Check'),
-                h('th', null, 'Outcome'),
-                h('th', null, 'Evidence'),
-              ),
-            ),
-            h(
-              'tbody',
-              null,
-              v.checks.map((c) =>
-                h(
-                  'tr',
-                  null,
-                  h(
-                    'td',
-                    null,
-                    [c.kind, c.suite, c.metric].filter((x) => x !== undefined).join(' · '),
-                  ),
-                  h(
-                    'td',
-                    null,
-                    h('span', { class: `badge verdict ${String(c.outcome)}` }, String(c.outcome)),
-                  ),
-                  h('td', { class: 'dim' }, String(c.message ?? '')),
-                ),
-              ),
-            ),
-          ),
-        );
+        body.replaceChildren(checksTable(await api<Verdict>(`/verdicts/${verdictId}`)));
       } catch (err) {
         body.textContent = (err as Error).message;
       }
@@ -197,4 +156,59 @@ function verdictReport(verdictId: string) {
     { once: true },
   );
   return details;
+}
+
+/** Every verdict on the model, refused candidates included, each with its evidence. */
+function verdictHistory(verdicts: Verdict[]) {
+  if (!verdicts.length)
+    return h('p', { class: 'dim' }, 'No version has been judged by a gate yet.');
+  return h(
+    'ol',
+    { class: 'promotions', 'data-testid': 'verdicts' },
+    verdicts.map((v) =>
+      h(
+        'li',
+        { 'data-outcome': v.outcome },
+        h('strong', null, `v${v.version}`),
+        ` judged by ${v.gate.name} v${v.gate.version}`,
+        h('span', { class: `badge verdict ${v.outcome}` }, v.outcome),
+        h('span', { class: 'dim' }, ` · ${when(v.createdAt)}`),
+        h(
+          'details',
+          { open: v.outcome !== 'pass' },
+          h('summary', null, 'evidence'),
+          checksTable(v),
+        ),
+      ),
+    ),
+  );
+}
+
+function checksTable(v: Verdict) {
+  return h(
+    'table',
+    { class: 'grid checks' },
+    h(
+      'thead',
+      null,
+      h('tr', null, h('th', null, 'Check'), h('th', null, 'Outcome'), h('th', null, 'Evidence')),
+    ),
+    h(
+      'tbody',
+      null,
+      v.checks.map((c) =>
+        h(
+          'tr',
+          null,
+          h('td', null, [c.kind, c.suite, c.metric].filter((x) => x !== undefined).join(' · ')),
+          h(
+            'td',
+            null,
+            h('span', { class: `badge verdict ${String(c.outcome)}` }, String(c.outcome)),
+          ),
+          h('td', { class: 'dim' }, String(c.message ?? '')),
+        ),
+      ),
+    ),
+  );
 }
