@@ -107,6 +107,20 @@ describe('the leaderboard UI, clicked through in Chromium', { timeout: 60_000 },
     expect(await page.locator('[data-testid="params"]').innerText()).toMatch(/lr\s+5e-3/);
     await shoot('03-run');
 
+    // Dragging across the chart zooms: the window goes into the URL and the server re-buckets it.
+    const box = (await page.locator('[data-testid="loss-chart"] canvas').boundingBox())!;
+    await page.mouse.move(box.x + box.width * 0.35, box.y + box.height * 0.5);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.6, box.y + box.height * 0.5, { steps: 5 });
+    await page.mouse.up();
+    await page.waitForURL(/from=\d+&to=\d+/);
+    const zoom = new URL(page.url()).searchParams;
+    expect(Number(zoom.get('from'))).toBeLessThan(Number(zoom.get('to')));
+    await page.locator('button:text("reset zoom")').waitFor();
+    expect(await inked('loss-chart')).toBeGreaterThan(1000);
+    await page.click('button:text("reset zoom")');
+    await page.waitForURL((url) => !url.searchParams.has('from'));
+
     // State in the URL: another x axis and smoothing survive a reload.
     await page.selectOption('select[name="x"]', 'relative');
     await page.waitForURL(/x=relative/);
@@ -177,16 +191,39 @@ describe('the leaderboard UI, clicked through in Chromium', { timeout: 60_000 },
     await shoot('07-suites');
 
     await page.click('nav a:text("Human eval")');
-    await page.waitForSelector('[data-testid="rate-cases"] .case-card');
-    const card = page.locator('[data-testid="rate-cases"] .case-card').first();
-    await card.locator('button:text("4")').click();
-    await card.locator('text=saved: 4').waitFor();
+    await page.selectOption('select[name="suite"]', 'capitalisation');
+    await page.selectOption('select[name="a"]', { label: 'lora-gentle @ step 20 · v1' });
+    const rate = async (rating: number) => {
+      const card = page.locator(
+        '[data-testid="rate-cases"] .case-card[data-case="capitalisation-0"]',
+      );
+      await card.locator(`button:text("${rating}")`).click();
+      await card.locator(`text=saved: ${rating}`).waitFor();
+    };
+    await rate(4);
     await page.reload();
     await page.waitForSelector('[data-testid="human-score"]');
     expect(await page.locator('[data-testid="human-score"]').innerText()).toMatch(
-      /human rating 4\.00/,
+      /human rating 4\.00 .*1 cases rated/,
     );
+    // The careless fine-tune's answer to the same case rated lower: a preference, chosen vs rejected.
+    await page.selectOption('select[name="a"]', { label: 'full-careless @ step 60 · v1' });
+    await rate(1);
+    const status = page.locator('[data-testid="preference-status"]');
+    await page.click('button:text("Ratings → preferences")');
+    await expect.poll(() => status.innerText()).toMatch(/1 preferences recorded from ratings/);
     await shoot('08-human');
+
+    await page.click('button:text("rank two")');
+    await page.waitForSelector('[data-testid="rank-cases"] .case-card');
+    const pair = page.locator('[data-testid="rank-cases"] .case-card').first();
+    await pair.locator('button:text("left is better")').click();
+    await pair.locator('text=recorded').waitFor();
+    await page.click('button:text("Cut a preference dataset")');
+    await expect
+      .poll(() => status.innerText())
+      .toMatch(/dataset capitalisation-preferences v1: 2 rows/);
+    await shoot('08b-rank');
   });
 
   it('follows a run while it trains, without a reload', async () => {

@@ -156,6 +156,7 @@ export async function humanPage({ root, params, query: q }: View) {
           )
         : h('div', { class: 'empty' }, 'No case where the two outputs differ on this page.'),
       pager(offset, pairs.length),
+      toPreferences(project, suite),
     );
     return;
   }
@@ -178,6 +179,65 @@ export async function humanPage({ root, params, query: q }: View) {
       cases.map((c) => rateCase(a.id, c)),
     ),
     pager(offset, cases.length),
+    toPreferences(project, suite),
+  );
+}
+
+/**
+ * Ratings become preferences (a higher-rated output chosen over a lower-rated one of the same
+ * case), and every preference recorded so far becomes a new version of a preference dataset:
+ * what a reward model or DPO trains on.
+ */
+function toPreferences(project: string, suite: string) {
+  const status = h('span', { class: 'dim', 'data-testid': 'preference-status' }, '');
+  const name = h('input', {
+    type: 'text',
+    name: 'preference-dataset',
+    value: `${suite}-preferences`,
+    'aria-label': 'preference dataset name',
+  });
+  const p = encodeURIComponent(project);
+  const run = (work: () => Promise<string>) => async () => {
+    status.textContent = ' working…';
+    try {
+      status.textContent = ` ${await work()}`;
+    } catch (err) {
+      status.textContent = ` ${(err as Error).message}`;
+    }
+  };
+  return h(
+    'div',
+    { class: 'controls' },
+    h(
+      'button',
+      {
+        class: 'secondary',
+        onclick: run(async () => {
+          const r = await api<{ recorded: number; alreadyRecorded: number }>(
+            `/projects/${p}/human-ratings/preferences`,
+            { method: 'POST', json: { suite } },
+          );
+          return `${r.recorded} preferences recorded from ratings (${r.alreadyRecorded} already were)`;
+        }),
+      },
+      'Ratings → preferences',
+    ),
+    name,
+    h(
+      'button',
+      {
+        class: 'secondary',
+        onclick: run(async () => {
+          const v = await api<{ dataset: string; version: number; rowCount: number }>(
+            `/projects/${p}/preferences/dataset`,
+            { method: 'POST', json: { dataset: name.value } },
+          );
+          return `dataset ${v.dataset} v${v.version}: ${v.rowCount} rows`;
+        }),
+      },
+      'Cut a preference dataset',
+    ),
+    status,
   );
 }
 

@@ -159,7 +159,7 @@ export async function runPage({ root, params, query: q, signal }: View) {
     drawing.push(
       draw(lossEl, spec).then(({ view }) => {
         // A brush in step units (or times, mapped back to the steps drawn there) asks for a window.
-        view.addEventListener('mouseup', () => {
+        view.addEventListener('pointerup', () => {
           const range = (view.signal('zoom') as { x?: [number, number] } | undefined)?.x;
           if (!range) return;
           const [a, b] = range[0] < range[1] ? range : [range[1], range[0]];
