@@ -25,7 +25,7 @@ page=$(curl -fsS "http://127.0.0.1:$port/")
 asset=$(printf '%s' "$page" | grep -o '/assets/app.js?v=[0-9a-f]*' | head -n1)
 if [ -z "$asset" ]; then echo "smoke: / did not serve the UI page"; printf '%s\n' "$page"; cat "$log"; exit 1; fi
 bytes=$(curl -fsS "http://127.0.0.1:$port$asset" | wc -c)
-if [ "$bytes" -lt 100000 ]; then echo "smoke: the UI bundle is $bytes bytes"; cat "$log"; exit 1; fi
+if [ "$bytes" -lt 20000 ]; then echo "smoke: the UI bundle is $bytes bytes"; cat "$log"; exit 1; fi
 grep -q "Open the leaderboard signed in: http://127.0.0.1:$port/#token=hld_" "$log" || { echo "smoke: no sign-in link printed"; cat "$log"; exit 1; }
 echo "smoke: UI served ($bytes bytes of script)"
 

@@ -21,7 +21,8 @@ const CONTENT_SECURITY_POLICY = [
 ].join('; ');
 
 interface Bundle {
-  js: string;
+  /** The entry (`app.js`) and its lazily imported chunks (`chunk-<hash>.js`), by file name. */
+  files: Map<string, string>;
   css: string;
   hash: string;
 }
@@ -37,19 +38,22 @@ function loadBundle(): Promise<Bundle> {
   bundle ??= (async () => {
     const { build } = await import('esbuild');
     const result = await build({
-      entryPoints: [`${webDir}main.ts`],
+      entryPoints: { app: `${webDir}main.ts` },
       bundle: true,
+      splitting: true,
       format: 'esm',
       target: 'es2022',
       minify: true,
       write: false,
+      outdir: '/assets',
+      chunkNames: 'chunk-[hash]',
       legalComments: 'none',
       logLevel: 'silent',
     });
-    const js = result.outputFiles[0]!.text;
+    const files = new Map(result.outputFiles.map((f) => [f.path.split('/').pop()!, f.text]));
     const css = await fs.readFile(`${webDir}styles.css`, 'utf8');
-    const hash = createHash('sha256').update(js).update(css).digest('hex').slice(0, 16);
-    return { js, css, hash };
+    const hash = createHash('sha256').update(files.get('app.js')!).update(css).digest('hex');
+    return { files, css, hash: hash.slice(0, 16) };
   })();
   // A failed build is retried on the next request rather than cached forever.
   bundle.catch(() => (bundle = undefined));
@@ -87,9 +91,19 @@ export function webRoutes() {
   const immutable = 'public, max-age=31536000, immutable';
   return new Hono<AppEnv>()
     .get('/assets/app.js', async (c) => {
-      const { js, hash } = await loadBundle();
+      const { files, hash } = await loadBundle();
       securityHeaders(c);
       c.header('Cache-Control', c.req.query('v') === hash ? immutable : 'no-cache');
+      return c.body(files.get('app.js')!, 200, {
+        'Content-Type': 'text/javascript; charset=utf-8',
+      });
+    })
+    .get('/assets/:chunk{chunk-[A-Z0-9]+\\.js}', async (c) => {
+      const js = (await loadBundle()).files.get(c.req.param('chunk'));
+      if (js === undefined) return c.notFound();
+      securityHeaders(c);
+      // Named by their content: a new build never reuses a name for other bytes.
+      c.header('Cache-Control', immutable);
       return c.body(js, 200, { 'Content-Type': 'text/javascript; charset=utf-8' });
     })
     .get('/assets/app.css', async (c) => {

@@ -1,6 +1,12 @@
-import embed from 'vega-embed';
-import { expressionInterpreter } from 'vega-interpreter';
 import type { TopLevelSpec } from 'vega-lite';
+
+// vega is most of the bundle: a chunk of its own, loaded when the first chart is drawn (and
+// fetched early by main.ts), so a page's data request never waits for it to be parsed.
+let vega: Promise<[typeof import('vega-embed'), typeof import('vega-interpreter')]> | undefined;
+export function loadVega() {
+  vega ??= Promise.all([import('vega-embed'), import('vega-interpreter')]);
+  return vega;
+}
 
 /**
  * Draws a vega-lite spec on a canvas (dense series stay fast) and marks the element with
@@ -10,6 +16,7 @@ import type { TopLevelSpec } from 'vega-lite';
  */
 export async function draw(el: HTMLElement, spec: TopLevelSpec) {
   el.removeAttribute('data-rendered');
+  const [{ default: embed }, { expressionInterpreter }] = await loadVega();
   const result = await embed(el, spec, {
     renderer: 'canvas',
     actions: { export: true, source: false, compiled: false, editor: false },

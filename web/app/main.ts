@@ -1,4 +1,5 @@
 import { adoptTokenFromFragment } from './api.ts';
+import { loadVega } from './chart.ts';
 import { h, mount } from './dom.ts';
 import { failure, frame } from './layout.ts';
 import { comparePage } from './pages/compare.ts';
@@ -72,3 +73,5 @@ async function render() {
 adoptTokenFromFragment();
 listen(() => void render());
 void render();
+// Fetched while the page's data is on its way; parsed off the critical path.
+setTimeout(() => void loadVega(), 0);
