@@ -2,9 +2,10 @@ import type { TopLevelSpec } from 'vega-lite';
 
 // vega is most of the bundle: a chunk of its own, loaded when the first chart is drawn (and
 // fetched early by main.ts), so a page's data request never waits for it to be parsed.
-let vega: Promise<[typeof import('vega-embed'), typeof import('vega-interpreter')]> | undefined;
+const importVega = () => Promise.all([import('vega-embed'), import('vega-interpreter')]);
+let vega: ReturnType<typeof importVega> | undefined;
 export function loadVega() {
-  vega ??= Promise.all([import('vega-embed'), import('vega-interpreter')]);
+  vega ??= importVega();
   return vega;
 }
 
