@@ -22,6 +22,7 @@ import { AppError, notFound } from '../http/errors.ts';
 import type { JobQueue } from '../jobs/queue.ts';
 import type { EvaluationResults } from '../schemas/suites.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
+import { reapplyHumanRatings } from './human-ratings.ts';
 import { recordContamination, replaceFindings } from './run-findings.ts';
 import type { EvalCase } from '../../evaluators/suite-runner.ts';
 import { activeSuiteVersions } from './suites.ts';
@@ -235,6 +236,7 @@ export async function recordEvaluation(
         finishedAt: new Date(),
       })
       .where(eq(evaluations.id, evaluation.id));
+    await reapplyHumanRatings(tx, evaluation.id);
   });
   if (checkpoint.runId && results.memorisation) {
     const summary = memorisationRate(results.memorisation);

@@ -28,6 +28,21 @@ export async function tokenAnnotator(db: Db, tokenId: number): Promise<string> {
 
 /** Recomputes the evaluation's aggregate and the case's score from the ratings now stored. */
 async function recompute(tx: Tx, evaluationId: string, caseId: string) {
+  const { aggregate, perCase } = await recomputeAggregate(tx, evaluationId);
+  const mine = perCase.find((r) => r.caseId === caseId);
+  await tx
+    .update(evaluationCases)
+    .set({
+      scores: mine
+        ? sql`${evaluationCases.scores} || jsonb_build_object(${HUMAN_RATING}::text, ${mine.mean}::float8)`
+        : sql`${evaluationCases.scores} - ${HUMAN_RATING}::text`,
+    })
+    .where(and(eq(evaluationCases.evaluationId, evaluationId), eq(evaluationCases.caseId, caseId)));
+  return aggregate;
+}
+
+/** The `human_rating` aggregate from the ratings stored now, merged into the evaluation's. */
+async function recomputeAggregate(tx: Tx, evaluationId: string) {
   // One recompute at a time per evaluation, so the last write wins with every rating counted.
   await tx.execute(
     sql`select 1 from ${evaluations} where ${evaluations.id} = ${evaluationId} for update`,
@@ -58,16 +73,22 @@ async function recompute(tx: Tx, evaluationId: string, caseId: string) {
         : sql`${evaluations.aggregates} - ${HUMAN_RATING}::text`,
     })
     .where(eq(evaluations.id, evaluationId));
-  const mine = perCase.find((r) => r.caseId === caseId);
-  await tx
-    .update(evaluationCases)
-    .set({
-      scores: mine
-        ? sql`${evaluationCases.scores} || jsonb_build_object(${HUMAN_RATING}::text, ${mine.mean}::float8)`
-        : sql`${evaluationCases.scores} - ${HUMAN_RATING}::text`,
-    })
-    .where(and(eq(evaluationCases.evaluationId, evaluationId), eq(evaluationCases.caseId, caseId)));
-  return aggregate;
+  return { aggregate, perCase };
+}
+
+/**
+ * Puts stored ratings back after a worker (re)wrote an evaluation's results, which replaces its
+ * aggregates and case scores: the ratings outlive any number of re-runs.
+ */
+export async function reapplyHumanRatings(tx: Tx, evaluationId: string) {
+  const { perCase } = await recomputeAggregate(tx, evaluationId);
+  if (!perCase.length) return;
+  await tx.execute(sql`
+    update ${evaluationCases} c
+    set scores = c.scores || jsonb_build_object(${HUMAN_RATING}::text, r.mean)
+    from (select case_id, avg(rating)::float8 as mean from ${humanRatings}
+          where evaluation_id = ${evaluationId} group by case_id) r
+    where c.evaluation_id = ${evaluationId} and c.case_id = r.case_id`);
 }
 
 /** The mean and number of annotators of one case, after a change. */

@@ -1,13 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootstrapCi } from '../../evaluators/stats/bootstrap.ts';
+import { recordEvaluation } from '../../server/services/evaluations.ts';
 import { ratedPairs } from '../../server/services/rating-preferences.ts';
+import { blobStoreFor } from '../../server/storage/fs-blob-store.ts';
 import { testApp } from '../helpers/app.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { evalCaseRows } from '../helpers/eval-cases.ts';
 
 let database: TestDatabase;
 let t: Awaited<ReturnType<typeof testApp>>;
-const ids = {} as Record<'a' | 'b' | 'c' | 'v2', string>;
+const ids = {} as Record<'a' | 'b' | 'c' | 'v2' | 'rerun', string>;
 let readToken: string;
 let writeToken: string;
 let foreignWriter: string;
@@ -36,6 +38,7 @@ beforeAll(async () => {
   // c's q2 says what a's does: a pair of equal outputs teaches nothing.
   ids.c = await s.evaluation(c3!, qa1!, { ...cases('C'), q2: ['A2', 0] });
   ids.v2 = await s.evaluation(c1!, qa2!, cases('V'));
+  ids.rerun = await s.evaluation(c2!, qa2!, cases('R'));
   readToken = await s.token('read');
   writeToken = await s.token('write', 'ana-laptop');
   const other = await evalCaseRows(t, database, 'other', rows);
@@ -119,6 +122,35 @@ describe('rating cases', () => {
     expect((await aggregatesOf(ids.c)).human_rating).toBeUndefined();
     const [q1] = (await t.call('GET', `/api/v1/evaluations/${ids.c}/cases?limit=1`)).json.cases;
     expect(q1.scores).toEqual({ exact_match: 1 });
+  });
+
+  it('keeps ratings when a worker writes the evaluation again (a retried job)', async () => {
+    await rate(ids.rerun, 'q3', { rating: 2, annotator: 'ana' });
+    const before = (await aggregatesOf(ids.rerun)).human_rating;
+    const caseHash = 'f'.repeat(64);
+    const score = { value: 0, low: 0, high: 0, confidence: 0.95, n: 3, metricVersion: 'x' };
+    await recordEvaluation(database.db, blobStoreFor(t.config.dataDir), ids.rerun, {
+      workerId: 'w',
+      cases: rows.map((r) => ({
+        caseId: r.id,
+        caseHash,
+        output: 'again',
+        scores: { exact_match: 0 },
+        latencyMs: 1,
+      })),
+      aggregates: { exact_match: score },
+      metricVersions: { exact_match: 'x' },
+    });
+    const after = await aggregatesOf(ids.rerun);
+    expect(after.exact_match.value).toBe(0);
+    expect(after.human_rating).toEqual(before);
+    const cases = await t.call('GET', `/api/v1/evaluations/${ids.rerun}/cases`);
+    const q3 = cases.json.cases.find((c: { caseId: string }) => c.caseId === 'q3');
+    expect([q3.output, q3.scores.human_rating, q3.humanRating]).toEqual([
+      'again',
+      2,
+      { mean: 2, n: 1 },
+    ]);
   });
 
   it('names the bad field', async () => {
