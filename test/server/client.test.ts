@@ -23,14 +23,14 @@ describe('heldout/client', () => {
     const run = await client.runs.create('client', { name: 'full-ft', params: { lr: '1e-5' } });
     await client.runs.setTags(run.id, { stage: 'dev' });
     await client.metrics.log(run.id, [
-      { key: 'loss', step: 0, value: 2 },
-      { key: 'loss', step: 1, value: Number.NaN },
-      { key: 'loss', step: 2, value: 1 },
+      { key: 'loss', step: 0, value: 2, timestamp: 1000 },
+      { key: 'loss', step: 1, value: Number.NaN, timestamp: 2000 },
+      { key: 'loss', step: 2, value: 1, timestamp: 3000 },
     ]);
     const history = await client.metrics.history(run.id, 'loss', { pageSize: 2 });
     expect(history).toMatchObject({ steps: [0, 1, 2], values: [2, 'NaN', 1] });
     expect((await client.metrics.downsample(run.id, 'loss', 1)).buckets).toEqual([
-      { stepMin: 0, stepMax: 2, count: 3, min: 1, max: 2, last: 1 },
+      { stepMin: 0, stepMax: 2, count: 3, min: 1, max: 2, last: 1, wallTime: 3000 },
     ]);
     await client.runs.update(run.id, { status: 'finished' });
     const found = await client.runs.search('client', {

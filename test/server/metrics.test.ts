@@ -181,12 +181,14 @@ describe('metric history', () => {
 
   it('downsamples into buckets of min / max / last in SQL, and zooms with a step window', async () => {
     const run = await newRun();
+    const t0 = 1_700_000_000_000;
     const points = Array.from({ length: 1000 }, (_, step) => ({
       key: 'loss',
       step,
       value: step % 10 === 3 ? 100 : step / 1000,
+      timestamp: t0 + step * 1000,
     }));
-    points[500] = { key: 'loss', step: 500, value: 'NaN' as unknown as number };
+    points[500] = { key: 'loss', step: 500, value: 'NaN' as unknown as number, timestamp: t0 };
     await log(run.id, points);
     const all = await history(run.id, 'key=loss&buckets=10');
     expect(all.json.buckets).toHaveLength(10);
@@ -197,6 +199,8 @@ describe('metric history', () => {
       min: 0,
       max: 100,
       last: 0.099,
+      // The last point's: the x of the bucket on a wall-time or relative-time axis.
+      wallTime: t0 + 99_000,
     });
     // NaN is neither a minimum nor a maximum, but it is what was last logged in its bucket if so.
     expect(all.json.buckets[5]).toMatchObject({ stepMin: 500, min: 0.501, max: 100 });
