@@ -24,6 +24,7 @@ import { runEvaluationRoutes } from './routes/run-evaluations.ts';
 import { runRoutes } from './routes/runs.ts';
 import { suiteRoutes } from './routes/suites.ts';
 import { webRoutes } from './routes/web.ts';
+import { mountMlflow } from './mlflow/app.ts';
 
 /**
  * The whole HTTP surface as one Hono app. Tests call `app.request()` on it with no socket open.
@@ -82,10 +83,12 @@ export function createApp(deps: AppDeps) {
     },
   });
 
-  return new Hono<AppEnv>()
+  const app = new Hono<AppEnv>()
     .use(requestId())
     .use(requestLog(deps.logger))
-    .route('/api/v1', api)
+    .route('/api/v1', api);
+  mountMlflow(app, deps);
+  return app
     .route('/', webRoutes())
     .notFound((c) =>
       toErrorResponse(

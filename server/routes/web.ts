@@ -115,7 +115,7 @@ export function webRoutes() {
     .get('/assets/*', (c) => c.notFound())
     .get('*', async (c, next) => {
       // Anything under /api/ or asking for something other than a page is not the UI's.
-      if (c.req.path.startsWith('/api/')) return next();
+      if (c.req.path.startsWith('/api/') || c.req.path.startsWith('/ajax-api/')) return next();
       const { hash } = await loadBundle();
       securityHeaders(c);
       c.header('Cache-Control', 'no-cache');

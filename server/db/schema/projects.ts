@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { check, customType, index, pgTable, text } from 'drizzle-orm/pg-core';
+import { check, customType, index, jsonb, pgTable, text } from 'drizzle-orm/pg-core';
 import { at, bigintRef, createdAt, serialId } from './columns.ts';
 import { tokenRole } from './enums.ts';
 
@@ -12,6 +12,8 @@ export const projects = pgTable(
     id: serialId(),
     name: text('name').notNull().unique(),
     description: text('description'),
+    // Free-form key/value labels (MLflow's experiment tags).
+    tags: jsonb('tags').$type<Record<string, string>>().notNull().default({}),
     createdAt: createdAt(),
     deletedAt: at('deleted_at'),
   },

@@ -4,6 +4,7 @@ import {
   index,
   integer,
   jsonb,
+  timestamp,
   pgTable,
   primaryKey,
   text,
@@ -37,7 +38,9 @@ export const models = pgTable(
     projectId: projectRef(),
     name: text('name').notNull(),
     description: text('description'),
+    tags: jsonb('tags').$type<Record<string, string>>().notNull().default({}),
     createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [unique('models_project_name_uq').on(t.projectId, t.name)],
 );
@@ -55,7 +58,12 @@ export const modelVersions = pgTable(
       .references(() => checkpoints.id, { onDelete: 'restrict' }),
     runId: uuid('run_id').references(() => runs.id, { onDelete: 'set null' }),
     description: text('description'),
+    tags: jsonb('tags').$type<Record<string, string>>().notNull().default({}),
+    // What MLflow clients call a version's source (an artifact URI) and its stage.
+    source: text('source'),
+    stage: text('stage').notNull().default('None'),
     createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [unique('model_versions_version_uq').on(t.modelId, t.version)],
 );
