@@ -2,6 +2,10 @@ import { Hono } from 'hono';
 import { authenticate } from '../http/auth.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
 import { MlflowError, toMlflowErrorResponse } from './errors.ts';
+import { mlflowExperimentRoutes } from './experiments.ts';
+import { mlflowMetricRoutes } from './metrics.ts';
+import { mlflowRunSearchRoutes } from './run-search.ts';
+import { mlflowRunRoutes } from './runs.ts';
 
 /** One group of MLflow routes, relative to `/api/2.0/mlflow` (or `/mlflow-artifacts`). */
 export type MlflowRoutes = (deps: AppDeps) => Hono<AppEnv>;
@@ -9,6 +13,10 @@ export type MlflowRoutes = (deps: AppDeps) => Hono<AppEnv>;
 // Each group of MLflow calls lives in its own file and is listed here.
 const trackingRoutes: MlflowRoutes[] = [
   // tracking routes
+  mlflowExperimentRoutes,
+  mlflowRunRoutes,
+  mlflowRunSearchRoutes,
+  mlflowMetricRoutes,
 ];
 const artifactRoutes: MlflowRoutes[] = [
   // artifact routes

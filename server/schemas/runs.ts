@@ -105,6 +105,7 @@ export type Run = z.infer<typeof run>;
 export type CreateRun = z.infer<typeof createRunBody>;
 
 const comparison = z.enum(['=', '!=', '<', '<=', '>', '>=']);
+const keyedOrder: ReadonlySet<string> = new Set(['metric', 'param', 'tag']);
 
 export const searchRunsBody = z
   .object({
@@ -114,7 +115,7 @@ export const searchRunsBody = z
       .array(
         z.object({
           key,
-          op: z.enum(['=', '!=']).default('='),
+          op: z.enum(['=', '!=', 'like', 'ilike']).default('='),
           value: z.string().max(PARAM_VALUE_MAX),
         }),
       )
@@ -124,7 +125,7 @@ export const searchRunsBody = z
       .array(
         z.object({
           key,
-          op: z.enum(['=', '!=', 'exists']).default('='),
+          op: z.enum(['=', '!=', 'exists', 'like', 'ilike']).default('='),
           value: z.string().max(TAG_VALUE_MAX).optional(),
         }),
       )
@@ -135,16 +136,36 @@ export const searchRunsBody = z
       .max(20)
       .optional()
       .openapi({ description: 'filters on the latest value of each metric' }),
+    names: z
+      .array(z.object({ op: z.enum(['=', '!=', 'like', 'ilike']), value: z.string().max(250) }))
+      .max(20)
+      .optional()
+      .openapi({ description: 'filters on the run name (like / ilike take SQL patterns)' }),
+    ids: z.array(z.uuid()).max(1000).optional().openapi({ description: 'only these runs' }),
+    excludeIds: z.array(z.uuid()).max(1000).optional(),
+    times: z
+      .array(
+        z.object({
+          field: z.enum(['startedAt', 'endedAt']),
+          op: comparison,
+          value: z.number().int().openapi({ description: 'epoch milliseconds' }),
+        }),
+      )
+      .max(20)
+      .optional()
+      .openapi({ description: 'startedAt is the creation time for a run not started yet' }),
     orderBy: z
       .object({
-        field: z.enum(['createdAt', 'name', 'metric', 'param']).default('createdAt'),
+        field: z
+          .enum(['createdAt', 'startedAt', 'endedAt', 'name', 'metric', 'param', 'tag'])
+          .default('createdAt'),
         key: key
           .optional()
-          .openapi({ description: 'the metric or param key, for field metric or param' }),
+          .openapi({ description: 'the metric, param or tag key, for those fields' }),
         direction: z.enum(['asc', 'desc']).default('desc'),
       })
-      .refine((o) => (o.field === 'metric' || o.field === 'param') === (o.key !== undefined), {
-        message: 'key is required for field metric or param, and only then',
+      .refine((o) => keyedOrder.has(o.field) === (o.key !== undefined), {
+        message: 'key is required for field metric, param or tag, and only then',
         path: ['key'],
       })
       .default({ field: 'createdAt', direction: 'desc' }),

@@ -1,4 +1,5 @@
-import { and, asc, eq, isNull } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, isNotNull, isNull, ne, sql, type SQL } from 'drizzle-orm';
+import type { PgUpdateSetSource } from 'drizzle-orm/pg-core';
 import { displayPrefix, generateToken, hashToken } from '../auth/tokens.ts';
 import type { Db } from '../db/client.ts';
 import { isUniqueViolation } from '../db/errors.ts';
@@ -58,6 +59,103 @@ export async function findProject(db: Db, idOrName: string): Promise<ProjectRow>
     .limit(1);
   if (!row) throw notFound(`project "${idOrName}"`);
   return row;
+}
+
+/** A project by id or exact name, deleted or not (MLflow shows deleted experiments); undefined when absent. */
+export async function findProjectAny(
+  db: Db,
+  by: { id: number } | { name: string },
+): Promise<ProjectRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(projects)
+    .where('id' in by ? eq(projects.id, by.id) : eq(projects.name, by.name))
+    .limit(1);
+  return row;
+}
+
+/** Projects by id, deleted or not. */
+export async function findProjectsAny(db: Db, ids: number[]): Promise<ProjectRow[]> {
+  if (!ids.length) return [];
+  return db.select().from(projects).where(inArray(projects.id, ids));
+}
+
+/**
+ * Renames a project, soft-deletes or restores it (its runs are hidden from search meanwhile), or
+ * sets and removes tags, each atomically in SQL.
+ */
+export async function updateProject(
+  db: Db,
+  id: number,
+  patch: { name?: string; deleted?: boolean; setTags?: Record<string, string>; deleteTag?: string },
+): Promise<ProjectRow> {
+  const set: PgUpdateSetSource<typeof projects> = {};
+  if (patch.name !== undefined) set.name = patch.name;
+  if (patch.deleted !== undefined)
+    set.deletedAt = patch.deleted ? sql`coalesce(${projects.deletedAt}, now())` : null;
+  let tags: SQL = sql`${projects.tags}`;
+  if (patch.setTags) tags = sql`${tags} || ${JSON.stringify(patch.setTags)}::jsonb`;
+  if (patch.deleteTag !== undefined) tags = sql`${tags} - ${patch.deleteTag}::text`;
+  if (patch.setTags || patch.deleteTag !== undefined) set.tags = tags;
+  try {
+    const [row] = await db.update(projects).set(set).where(eq(projects.id, id)).returning();
+    if (!row) throw notFound(`project ${id}`);
+    return row;
+  } catch (err) {
+    if (isUniqueViolation(err))
+      throw new AppError(409, 'conflict', `project "${patch.name}" already exists`);
+    throw err;
+  }
+}
+
+export interface ProjectSearch {
+  view: 'active' | 'deleted' | 'all';
+  names: { op: '=' | '!=' | 'like' | 'ilike'; value: string }[];
+  tags: { key: string; op: '=' | '!=' | 'like' | 'ilike'; value: string }[];
+  orderBy: { field: 'name' | 'createdAt' | 'id'; direction: 'asc' | 'desc' }[];
+  limit: number;
+  offset: number;
+}
+
+/** Projects the principal can see matching name and tag filters, one offset page at a time. */
+export async function searchProjects(
+  db: Db,
+  principal: Principal | undefined,
+  q: ProjectSearch,
+): Promise<ProjectRow[]> {
+  const where: (SQL | undefined)[] = [
+    principal?.projectId ? eq(projects.id, principal.projectId) : undefined,
+    q.view === 'all'
+      ? undefined
+      : q.view === 'deleted'
+        ? isNotNull(projects.deletedAt)
+        : isNull(projects.deletedAt),
+  ];
+  const textOp = (column: SQL, op: ProjectSearch['names'][number]['op'], value: string) =>
+    op === '='
+      ? sql`${column} = ${value}`
+      : op === '!='
+        ? sql`${column} is distinct from ${value}`
+        : op === 'like'
+          ? sql`${column} like ${value}`
+          : sql`${column} ilike ${value}`;
+  for (const n of q.names)
+    where.push(
+      n.op === '!=' ? ne(projects.name, n.value) : textOp(sql`${projects.name}`, n.op, n.value),
+    );
+  for (const t of q.tags)
+    where.push(textOp(sql`(${projects.tags} ->> ${t.key}::text)`, t.op, t.value));
+  const columns = { name: projects.name, createdAt: projects.createdAt, id: projects.id };
+  return db
+    .select()
+    .from(projects)
+    .where(and(...where))
+    .orderBy(
+      ...q.orderBy.map((o) => (o.direction === 'asc' ? asc : desc)(columns[o.field])),
+      asc(projects.id),
+    )
+    .limit(q.limit)
+    .offset(q.offset);
 }
 
 export async function listProjects(

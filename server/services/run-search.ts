@@ -19,11 +19,15 @@ const encodeCursor = (c: Cursor) => Buffer.from(JSON.stringify(c)).toString('bas
 
 // What a sort value of each kind looks like as Postgres prints it: anything else in a token was
 // not issued by us, and must be a 400 here rather than a failed cast in the query.
+const timestampShape = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}(:\d{2})?$/;
 const sortValueShape: Record<SearchRuns['orderBy']['field'], RegExp> = {
-  createdAt: /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}(:\d{2})?$/,
+  createdAt: timestampShape,
+  startedAt: timestampShape,
+  endedAt: timestampShape,
   metric: /^(NaN|-?Infinity|-?\d+(\.\d+)?(e[+-]?\d+)?)$/,
   name: /^/,
   param: /^/,
+  tag: /^/,
 };
 
 function decodeCursor(token: string, order: SearchRuns['orderBy']): Cursor {
@@ -50,29 +54,55 @@ function decodeCursor(token: string, order: SearchRuns['orderBy']): Cursor {
 const orderKey = (o: SearchRuns['orderBy']) => `${o.field}:${o.key ?? ''}:${o.direction}`;
 
 const ops = { '=': '=', '!=': '<>', '<': '<', '<=': '<=', '>': '>', '>=': '>=' } as const;
+const textOps = { '=': '=', '!=': '=', like: 'like', ilike: 'ilike' } as const;
 
 /**
- * Run ids of a project matching the filters, in the requested order, one keyset page at a time.
- * Filters on latest metric values read `metric_series` (one row per run and key), never the points.
+ * Which runs a search sees: `active` (the default) hides deleted runs and the runs of deleted
+ * projects; `deleted` shows only those; `all` both. heldout's own API only searches active runs;
+ * the MLflow adapter asks for the others (its run_view_type).
+ */
+export type RunView = 'active' | 'deleted' | 'all';
+
+/**
+ * Run ids of a project (or several) matching the filters, in the requested order, one keyset page
+ * at a time. Filters on latest metric values read `metric_series` (one row per run and key), never
+ * the points. `!=` on a param or tag also matches runs without it.
  */
 export async function searchRunIds(
   sql: Sql,
-  projectId: number,
+  projectId: number | readonly number[],
   q: SearchRuns,
+  view: RunView = 'active',
 ): Promise<{ ids: string[]; nextPageToken: string | null }> {
-  const where: Fragment[] = [sql`r.project_id = ${projectId}`, sql`r.deleted_at is null`];
+  const projectIds = typeof projectId === 'number' ? [projectId] : [...projectId];
+  const dead = sql`(r.deleted_at is not null or exists (select 1 from projects pr where pr.id = r.project_id and pr.deleted_at is not null))`;
+  const where: Fragment[] = [sql`r.project_id = any(${projectIds}::int8[])`];
+  if (view !== 'all') where.push(view === 'deleted' ? dead : sql`not ${dead}`);
   if (q.status?.length) where.push(sql`r.status = any(${q.status}::run_status[])`);
   if (q.nameContains) where.push(sql`strpos(lower(r.name), lower(${q.nameContains})) > 0`);
+  for (const n of q.names ?? [])
+    where.push(
+      n.op === '!='
+        ? sql`r.name <> ${n.value}`
+        : sql`r.name ${sql.unsafe(textOps[n.op])} ${n.value}`,
+    );
+  if (q.ids) where.push(sql`r.id = any(${q.ids}::uuid[])`);
+  if (q.excludeIds?.length) where.push(sql`not (r.id = any(${q.excludeIds}::uuid[]))`);
+  for (const t of q.times ?? []) {
+    const column =
+      t.field === 'endedAt' ? sql`r.ended_at` : sql`coalesce(r.started_at, r.created_at)`;
+    where.push(sql`${column} ${sql.unsafe(ops[t.op])} to_timestamp(${t.value}::float8 / 1000)`);
+  }
   for (const p of q.params ?? []) {
-    const match = sql`exists (select 1 from run_params p where p.run_id = r.id and p.key = ${p.key} and p.value = ${p.value})`;
-    where.push(p.op === '=' ? match : sql`not ${match}`);
+    const match = sql`exists (select 1 from run_params p where p.run_id = r.id and p.key = ${p.key} and p.value ${sql.unsafe(textOps[p.op])} ${p.value})`;
+    where.push(p.op === '!=' ? sql`not ${match}` : match);
   }
   for (const t of q.tags ?? []) {
     if (t.op === 'exists')
       where.push(sql`exists (select 1 from run_tags t where t.run_id = r.id and t.key = ${t.key})`);
     else {
-      const match = sql`exists (select 1 from run_tags t where t.run_id = r.id and t.key = ${t.key} and t.value = ${t.value ?? ''})`;
-      where.push(t.op === '=' ? match : sql`not ${match}`);
+      const match = sql`exists (select 1 from run_tags t where t.run_id = r.id and t.key = ${t.key} and t.value ${sql.unsafe(textOps[t.op])} ${t.value ?? ''})`;
+      where.push(t.op === '!=' ? sql`not ${match}` : match);
     }
   }
   for (const m of q.metrics ?? []) {
@@ -86,11 +116,21 @@ export async function searchRunIds(
       ? sql`(select s.last_value from metric_series s where s.run_id = r.id and s.key = ${key!})`
       : field === 'param'
         ? sql`(select p.value from run_params p where p.run_id = r.id and p.key = ${key!})`
-        : field === 'name'
-          ? sql`r.name`
-          : sql`r.created_at`;
+        : field === 'tag'
+          ? sql`(select t.value from run_tags t where t.run_id = r.id and t.key = ${key!})`
+          : field === 'name'
+            ? sql`r.name`
+            : field === 'startedAt'
+              ? sql`coalesce(r.started_at, r.created_at)`
+              : field === 'endedAt'
+                ? sql`r.ended_at`
+                : sql`r.created_at`;
   const cast =
-    field === 'metric' ? sql`::float8` : field === 'createdAt' ? sql`::timestamptz` : sql`::text`;
+    field === 'metric'
+      ? sql`::float8`
+      : field === 'createdAt' || field === 'startedAt' || field === 'endedAt'
+        ? sql`::timestamptz`
+        : sql`::text`;
   const dir = sql.unsafe(direction);
   const after = direction === 'asc' ? sql.unsafe('>') : sql.unsafe('<');
 

@@ -293,7 +293,16 @@ export async function getRun(db: Db, runId: string): Promise<Run> {
 export async function updateRun(
   db: Db,
   runId: string,
-  patch: { status?: RunStatus; name?: string; error?: string; backend?: string; device?: string },
+  patch: {
+    status?: RunStatus;
+    name?: string;
+    error?: string;
+    backend?: string;
+    device?: string;
+    /** When the run really started or ended, if the caller knows better than now (MLflow's times). */
+    startedAt?: Date;
+    endedAt?: Date;
+  },
 ): Promise<RunRow> {
   return db.transaction(async (tx) => {
     const [current] = await tx.select().from(runs).where(eq(runs.id, runId)).for('update');
@@ -315,6 +324,8 @@ export async function updateRun(
       if (patch.status === 'running' && !current.startedAt) set.startedAt = new Date();
       if (terminal.has(patch.status)) set.endedAt = new Date();
     }
+    if (patch.startedAt) set.startedAt = patch.startedAt;
+    if (patch.endedAt && terminal.has(set.status ?? current.status)) set.endedAt = patch.endedAt;
     if (!Object.keys(set).length) return current;
     const [row] = await tx.update(runs).set(set).where(eq(runs.id, runId)).returning();
     return row!;
@@ -360,6 +371,17 @@ export async function logParams(
       });
     }
   });
+}
+
+/** Soft-deletes a run (hidden from search, still readable by id) or restores it. */
+export async function setRunDeleted(db: Db, runId: string, deleted: boolean): Promise<RunRow> {
+  const [row] = await db
+    .update(runs)
+    .set({ deletedAt: deleted ? sql`coalesce(${runs.deletedAt}, now())` : null })
+    .where(eq(runs.id, runId))
+    .returning();
+  if (!row) throw notFound(`run ${runId}`);
+  return row;
 }
 
 export async function setTags(db: Db, runId: string, tags: Record<string, string>): Promise<void> {

@@ -109,7 +109,7 @@ describe('run search', () => {
     const noKey = await search({ orderBy: { field: 'metric' } });
     expect(noKey.status).toBe(400);
     expect(noKey.json.error.message).toBe(
-      'orderBy.key: key is required for field metric or param, and only then',
+      'orderBy.key: key is required for field metric, param or tag, and only then',
     );
   });
 });
