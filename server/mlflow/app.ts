@@ -2,6 +2,8 @@ import { Hono } from 'hono';
 import { authenticate } from '../http/auth.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
 import { MlflowError, toMlflowErrorResponse } from './errors.ts';
+import { mlflowModelVersionRoutes } from './model-versions.ts';
+import { mlflowRegisteredModelRoutes } from './registered-models.ts';
 import { mlflowExperimentRoutes } from './experiments.ts';
 import { mlflowMetricRoutes } from './metrics.ts';
 import { mlflowRunSearchRoutes } from './run-search.ts';
@@ -13,6 +15,8 @@ export type MlflowRoutes = (deps: AppDeps) => Hono<AppEnv>;
 // Each group of MLflow calls lives in its own file and is listed here.
 const trackingRoutes: MlflowRoutes[] = [
   // tracking routes
+  mlflowRegisteredModelRoutes,
+  mlflowModelVersionRoutes,
   mlflowExperimentRoutes,
   mlflowRunRoutes,
   mlflowRunSearchRoutes,
