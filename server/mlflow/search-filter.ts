@@ -125,7 +125,7 @@ export function filterToSearch(filter: string | undefined): Partial<SearchRuns> 
   let statuses: Set<RunStatus> | undefined;
   for (const c of splitClauses(filter.trim()).map(parseClause)) {
     if (c.entity === 'metric') {
-      (q.metrics ??= []).push({ key: c.key, op: number(c) as never, value: number(c) });
+      (q.metrics ??= []).push({ key: c.key, value: number(c), op: c.op as never });
     } else if (c.entity === 'param') {
       (q.params ??= []).push({ key: c.key, op: c.op as never, value: text(c) });
     } else if (c.entity === 'tag') {
