@@ -1,7 +1,9 @@
 import { Hono } from 'hono';
 import { authenticate } from '../http/auth.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
+import { mlflowArtifactListRoutes, mlflowArtifactRoutes } from './artifacts.ts';
 import { MlflowError, toMlflowErrorResponse } from './errors.ts';
+import { mlflowLoggedModelRoutes } from './logged-models.ts';
 import { mlflowModelVersionRoutes } from './model-versions.ts';
 import { mlflowRegisteredModelRoutes } from './registered-models.ts';
 import { mlflowExperimentRoutes } from './experiments.ts';
@@ -15,6 +17,8 @@ export type MlflowRoutes = (deps: AppDeps) => Hono<AppEnv>;
 // Each group of MLflow calls lives in its own file and is listed here.
 const trackingRoutes: MlflowRoutes[] = [
   // tracking routes
+  mlflowArtifactListRoutes,
+  mlflowLoggedModelRoutes,
   mlflowRegisteredModelRoutes,
   mlflowModelVersionRoutes,
   mlflowExperimentRoutes,
@@ -24,6 +28,7 @@ const trackingRoutes: MlflowRoutes[] = [
 ];
 const artifactRoutes: MlflowRoutes[] = [
   // artifact routes
+  mlflowArtifactRoutes,
 ];
 
 /**

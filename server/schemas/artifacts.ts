@@ -21,8 +21,14 @@ function decodedForms(value: string): string[] {
   return forms;
 }
 
-/** Why `value` is not a safe relative artifact path, or undefined when it is. */
-function pathProblem(value: string, { prefix }: { prefix: boolean }): string | undefined {
+/**
+ * Why `value` is not a safe relative artifact path, or undefined when it is. Looks through up to
+ * four rounds of percent-decoding, so an encoded or double-encoded ".." is found too.
+ *
+ * @example
+ * pathProblem('a/%252e%252e/b', { prefix: false }); // 'must not contain "." or ".." segments'
+ */
+export function pathProblem(value: string, { prefix }: { prefix: boolean }): string | undefined {
   for (const form of decodedForms(value)) {
     // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
     if (/[\u0000-\u001f\u007f-\u009f]/.test(form)) return 'must not contain control characters';

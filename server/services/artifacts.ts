@@ -107,3 +107,62 @@ function decodePageToken(token: string): string {
   }
   return path;
 }
+
+/** One entry of a directory listing: a file, or a directory synthesised from path prefixes. */
+export interface ArtifactEntry {
+  name: string;
+  isDir: boolean;
+  /** The file's size; null for a directory. */
+  sizeBytes: number | null;
+}
+
+/**
+ * The direct children of `dir` ("" for the run's root) in byte order. heldout stores flat paths,
+ * so a directory is any first segment that more paths continue under; one query, grouped in
+ * Postgres, whatever the number of files below.
+ *
+ * @example
+ * await listArtifactDirectory(db, runId, 'eval'); // [{ name: 'samples.jsonl', isDir: false, ... }]
+ */
+export async function listArtifactDirectory(
+  db: Db,
+  runId: string,
+  dir: string,
+): Promise<ArtifactEntry[]> {
+  const prefix = dir ? `${dir}/` : '';
+  // The offset is a number this function computed, inlined so that the grouped and the ordered
+  // expressions are the same text (bound parameters would make them differ to Postgres).
+  const rest = sql`substr(${artifacts.path}, ${sql.raw(String(prefix.length + 1))})`;
+  const name = sql<string>`split_part(${rest}, '/', 1)`;
+  const isDir = sql<boolean>`strpos(${rest}, '/') > 0`;
+  const rows = await db
+    .select({ name, isDir, sizeBytes: sql<number>`max(${artifacts.sizeBytes})::float8` })
+    .from(artifacts)
+    .where(and(eq(artifacts.runId, runId), sql`starts_with(${artifacts.path}, ${prefix})`))
+    .groupBy(name, isDir)
+    .orderBy(sql`${name} collate "C"`, isDir);
+  return rows.map((r) => ({ ...r, sizeBytes: r.isDir ? null : Number(r.sizeBytes) }));
+}
+
+/**
+ * Deletes the artifact at `path`, or every artifact under it when it names a directory, and says
+ * how many went; 404 when nothing did. Only the rows go: blobs are content-addressed and may be
+ * shared by other artifacts (of any run), so their bytes stay on disk until a collector that
+ * counts references removes them (none exists yet).
+ *
+ * @example
+ * await deleteArtifacts(db, runId, 'eval'); // removes eval/a.jsonl, eval/b/c.txt, ...
+ */
+export async function deleteArtifacts(db: Db, runId: string, path: string): Promise<number> {
+  const gone = await db
+    .delete(artifacts)
+    .where(
+      and(
+        eq(artifacts.runId, runId),
+        sql`(${artifacts.path} = ${path} or starts_with(${artifacts.path}, ${`${path}/`}))`,
+      ),
+    )
+    .returning({ path: artifacts.path });
+  if (gone.length === 0) throw notFound(`artifact "${path}"`);
+  return gone.length;
+}
