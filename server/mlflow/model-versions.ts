@@ -8,17 +8,9 @@ import { createVersion, type ModelRow, type ModelVersionRow } from '../services/
 import { MlflowError } from './errors.ts';
 import { compare, exact, page, pageOffset, parseFilter, parseOrder } from './registry-search.ts';
 import { transitionStage } from './registry-stages.ts';
-import {
-  checkpointForSource,
-  findMlflowVersion,
-  parseRunId,
-  parseSource,
-  resolveModel,
-  updateVersion,
-  visibleProjects,
-  writeTag,
-  deleteVersion,
-} from './registry-store.ts';
+import { checkpointForSource, parseRunId, parseSource } from './registry-sources.ts';
+import { findMlflowVersion, resolveModel, visibleProjects } from './registry-store.ts';
+import { deleteVersion, updateVersion, writeTag } from './registry-writes.ts';
 import { downloadUri, loadVersions, presentVersions, STAGES } from './registry-wire.ts';
 import { ok, params } from './wire.ts';
 

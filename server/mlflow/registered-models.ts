@@ -13,16 +13,14 @@ import { compare, page, pageOffset, parseFilter, parseOrder } from './registry-s
 import { deleteAlias, moveAlias } from './registry-stages.ts';
 import {
   assertNameFree,
-  deleteModel,
   findMlflowVersion,
   projectForNewModel,
   projectNames,
   PROJECT_TAG,
   resolveModel,
-  updateModel,
   visibleProjects,
-  writeTag,
 } from './registry-store.ts';
+import { deleteModel, updateModel, writeTag } from './registry-writes.ts';
 import {
   latestVersions,
   loadVersions,

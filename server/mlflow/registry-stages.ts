@@ -3,7 +3,8 @@ import { AppError } from '../http/errors.ts';
 import { promote } from '../services/promotions.ts';
 import { aliasTarget, type ModelRow, type ModelVersionRow } from '../services/registry.ts';
 import { MlflowError } from './errors.ts';
-import { archiveOthers, dropAlias, newestVerdict, updateVersion } from './registry-store.ts';
+import { newestVerdict } from './registry-store.ts';
+import { archiveOthers, dropAlias, updateVersion } from './registry-writes.ts';
 import { stageAlias, STAGES, type Stage } from './registry-wire.ts';
 
 /**
