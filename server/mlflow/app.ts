@@ -3,13 +3,13 @@ import { authenticate } from '../http/auth.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
 import { mlflowArtifactListRoutes, mlflowArtifactRoutes } from './artifacts.ts';
 import { MlflowError, toMlflowErrorResponse } from './errors.ts';
-import { mlflowLoggedModelRoutes } from './logged-models.ts';
 import { mlflowModelVersionRoutes } from './model-versions.ts';
 import { mlflowRegisteredModelRoutes } from './registered-models.ts';
 import { mlflowExperimentRoutes } from './experiments.ts';
 import { mlflowMetricRoutes } from './metrics.ts';
 import { mlflowRunSearchRoutes } from './run-search.ts';
 import { mlflowRunRoutes } from './runs.ts';
+import { mlflowLoggedModelRoutes } from './logged-models.ts';
 
 /** One group of MLflow routes, relative to `/api/2.0/mlflow` (or `/mlflow-artifacts`). */
 export type MlflowRoutes = (deps: AppDeps) => Hono<AppEnv>;
@@ -17,14 +17,14 @@ export type MlflowRoutes = (deps: AppDeps) => Hono<AppEnv>;
 // Each group of MLflow calls lives in its own file and is listed here.
 const trackingRoutes: MlflowRoutes[] = [
   // tracking routes
-  mlflowArtifactListRoutes,
-  mlflowLoggedModelRoutes,
   mlflowRegisteredModelRoutes,
   mlflowModelVersionRoutes,
   mlflowExperimentRoutes,
   mlflowRunRoutes,
   mlflowRunSearchRoutes,
   mlflowMetricRoutes,
+  mlflowArtifactListRoutes,
+  mlflowLoggedModelRoutes,
 ];
 const artifactRoutes: MlflowRoutes[] = [
   // artifact routes

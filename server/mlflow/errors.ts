@@ -72,5 +72,10 @@ export async function toMlflowErrorResponse(err: unknown, c: Context<AppEnv>, lo
         : (fromApp[status] ?? (status >= 500 ? 'INTERNAL_ERROR' : 'BAD_REQUEST'));
   const retryAfter = native.headers.get('retry-after');
   if (retryAfter) c.header('Retry-After', retryAfter);
-  return c.json({ error_code: code, message: body.error.message }, status);
+  // MLflow's status for the code (a heldout 409 conflict is MLflow's 400), but an outage or a bug
+  // keeps its own 5xx, which tells clients to retry.
+  return c.json(
+    { error_code: code, message: body.error.message },
+    status >= 500 ? status : MLFLOW_STATUS[code],
+  );
 }

@@ -10,8 +10,9 @@ import {
 } from '../db/schema/index.ts';
 import { AppError } from '../http/errors.ts';
 import { authorize, type Principal, type Role } from '../services/principal.ts';
-import { createProject, findProject } from '../services/projects.ts';
+import { findProject } from '../services/projects.ts';
 import type { ModelRow, ModelVersionRow } from '../services/registry.ts';
+import { defaultProject } from './default-project.ts';
 import { MlflowError } from './errors.ts';
 
 /**
@@ -22,7 +23,6 @@ import { MlflowError } from './errors.ts';
 /** The tag that names the heldout project of a registered model (shown on every model). */
 export const PROJECT_TAG = 'heldout.project';
 /** Where a model goes when neither the tag nor the token names a project: MLflow's own default. */
-export const DEFAULT_PROJECT = 'Default';
 
 type ProjectRow = typeof projects.$inferSelect;
 
@@ -61,17 +61,11 @@ export async function projectForNewModel(
     });
   }
   if (principal?.projectId) return findProject(db, String(principal.projectId));
-  return findProject(db, DEFAULT_PROJECT).catch(async (err: unknown) => {
-    if (!(err instanceof AppError && err.status === 404)) throw err;
-    if (principal?.projectId !== null || principal.role !== 'admin')
-      throw new MlflowError(
-        'INVALID_PARAMETER_VALUE',
-        `tags: name the heldout project with the tag ${PROJECT_TAG}=<project> (there is no project '${DEFAULT_PROJECT}' to default to)`,
-      );
-    return createProject(db, { name: DEFAULT_PROJECT }).catch(() =>
-      findProject(db, DEFAULT_PROJECT),
-    );
-  });
+  return defaultProject(
+    db,
+    principal,
+    `tags: name the heldout project with the tag ${PROJECT_TAG}=<project>`,
+  );
 }
 
 /**

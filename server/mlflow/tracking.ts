@@ -8,6 +8,7 @@ import type { RunStatus } from '../schemas/runs.ts';
 import { authorize, type Role } from '../services/principal.ts';
 import { findProjectAny, findProjectsAny } from '../services/projects.ts';
 import { findRun, presentRuns } from '../services/runs.ts';
+import { defaultProject } from './default-project.ts';
 import { MlflowError } from './errors.ts';
 
 /**
@@ -89,7 +90,15 @@ export async function experimentFor(
   role: Role,
 ): Promise<ProjectRow> {
   if (!/^\d{1,15}$/.test(id)) throw noExperiment(id);
-  const project = await findProjectAny(deps.database.db, { id: Number(id) });
+  // "0" is MLflow's default experiment: heldout's project "Default" (project ids start at 1).
+  const project =
+    id === '0'
+      ? await defaultProject(
+          deps.database.db,
+          c.get('principal'),
+          'experiment_id: set an experiment (mlflow.set_experiment) or create the project',
+        )
+      : await findProjectAny(deps.database.db, { id: Number(id) });
   if (!project) throw noExperiment(id);
   authorize(c.get('principal'), project.id, role, deps.config.HELDOUT_PUBLIC_READ);
   return project;
