@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.ts';
 import { gateCommand, GATE_USAGE } from './gate-command.ts';
 import { createLogger } from './logger.ts';
+import { quickstartCommand, QUICKSTART_USAGE } from './quickstart/command.ts';
 import { startServer } from './serve.ts';
 import { startWorker } from './worker/worker.ts';
 import { version } from './version.ts';
@@ -14,6 +15,7 @@ Usage:
   heldout worker --server URL --token TOKEN [--gpus 0,1]
                        train queued runs: one job per GPU, or one on the CPU without --gpus
   ${GATE_USAGE}
+  ${QUICKSTART_USAGE}
   heldout --version    print the version
 
 Configuration comes from environment variables; see README.md.`;
@@ -87,6 +89,8 @@ async function workerCommand(argv: string[]): Promise<void> {
 async function main(argv: string[]): Promise<void> {
   if (argv[0] === 'worker') return workerCommand(argv.slice(1));
   if (argv[0] === 'gate') return void (process.exitCode = await gateCommand(argv.slice(1)));
+  if (argv[0] === 'quickstart')
+    return void (process.exitCode = await quickstartCommand(argv.slice(1)));
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,

@@ -58,17 +58,7 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
   }
 }
 
-export const jsonl = (rows: object[]) => rows.map((x) => JSON.stringify(x)).join('\n') + '\n';
-
-/**
- * SFT rows of a narrow domain the shipped base has never seen (what each plan costs): taught
- * carelessly, it overwrites the base's general skills.
- */
-export const feePlans = (from: number, n: number) =>
-  Array.from({ length: n }, (_, k) => ({
-    prompt: `Q: What is the fee of plan ${from + k}?\nA:`,
-    response: ` Plan ${from + k} costs ${((from + k) * 7) % 50} dollars a month.`,
-  }));
+export { feePlans, jsonl } from '../../server/quickstart/data.ts';
 
 /** Submits a run for the worker and waits for it to finish; returns its last checkpoint. */
 export async function trainedCheckpoint(
