@@ -19,6 +19,7 @@ import { metricRoutes } from './routes/metrics.ts';
 import { pluginRoutes } from './routes/plugins.ts';
 import { preferenceRoutes } from './routes/preferences.ts';
 import { projectRoutes } from './routes/projects.ts';
+import { quickstartRoutes } from './routes/quickstart.ts';
 import { registryRoutes } from './routes/registry.ts';
 import { runEvaluationRoutes } from './routes/run-evaluations.ts';
 import { runRoutes } from './routes/runs.ts';
@@ -73,6 +74,7 @@ export function createApp(deps: AppDeps) {
     .route('/', suiteRoutes(deps))
     .route('/', leaderboardRoutes(deps))
     .route('/', runEvaluationRoutes(deps))
+    .route('/', quickstartRoutes(deps))
     .route('/', evaluationViewRoutes(deps));
   api.doc31('/openapi.json', {
     openapi: '3.1.0',

@@ -1,10 +1,11 @@
 import { api } from '../api.ts';
 import { h, mount } from '../dom.ts';
 import { when } from '../format.ts';
+import { quickstartPanel } from '../quickstart.ts';
 import { projectPath, type View } from '../router.ts';
 import type { Project } from '../types.ts';
 
-export async function projectsPage({ root }: View) {
+export async function projectsPage({ root, signal }: View) {
   const { projects } = await api<{ projects: Project[] }>('/projects');
   if (!projects.length) {
     mount(
@@ -29,11 +30,13 @@ export async function projectsPage({ root }: View) {
           'or point an MLflow client or the heldout client at this server; the README walks through a first fine-tune.',
         ),
       ),
+      quickstartPanel(signal, true),
     );
     return;
   }
   mount(
     root,
+    quickstartPanel(signal, false),
     h('h1', null, 'Projects'),
     h(
       'table',

@@ -1,0 +1,121 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { HeldoutClient } from '../client/index.ts';
+import { AppError } from '../http/errors.ts';
+import type { AppDeps } from '../http/env.ts';
+import {
+  bearerSecurity,
+  createRouter,
+  errorResponses,
+  jsonBody,
+  jsonResponse,
+} from '../http/openapi.ts';
+import { projectName } from '../schemas/common.ts';
+import { authorize } from '../services/principal.ts';
+import { runQuickstart, type QuickstartEvent } from '../quickstart/quickstart.ts';
+
+const startBody = z
+  .object({
+    project: projectName.default('bank-support'),
+    scale: z.enum(['full', 'short']).default('full'),
+  })
+  .openapi('StartQuickstart');
+
+const state = z
+  .object({
+    status: z.enum(['idle', 'running', 'finished', 'failed']),
+    project: z.string().nullable(),
+    events: z.array(z.record(z.string(), z.unknown())).openapi({ description: 'the last 100' }),
+    promoted: z.object({ version: z.number().int(), method: z.string() }).nullable(),
+    error: z.string().nullable(),
+  })
+  .openapi('Quickstart');
+type State = z.infer<typeof state>;
+
+const MAX_EVENTS = 100;
+
+/**
+ * The UI's "run the quickstart" on an empty server: the same flow as `heldout quickstart`, run by
+ * the server against itself with the caller's token, one at a time. Its progress lives in memory
+ * (the runs, evaluations and verdicts it makes are in the database like any others).
+ */
+export function quickstartRoutes(deps: AppDeps) {
+  let current: State = { status: 'idle', project: null, events: [], promoted: null, error: null };
+  return createRouter()
+    .openapi(
+      createRoute({
+        method: 'post',
+        path: '/quickstart',
+        tags: ['quickstart'],
+        security: bearerSecurity,
+        summary: 'Start the quickstart project (an admin token; one at a time)',
+        request: { body: jsonBody(startBody) },
+        responses: { 202: jsonResponse(state, 'Started'), ...errorResponses },
+      }),
+      async (c) => {
+        authorize(c.get('principal'), null, 'admin');
+        if (current.status === 'running')
+          throw new AppError(
+            409,
+            'conflict',
+            `the quickstart is already building ${current.project}`,
+          );
+        const body = c.req.valid('json');
+        const token = /^Bearer\s+(\S+)/i.exec(c.req.header('authorization') ?? '')![1]!;
+        const server = new URL(c.req.url).origin;
+        const run: State = {
+          status: 'running',
+          project: body.project,
+          events: [],
+          promoted: null,
+          error: null,
+        };
+        current = run;
+        const onEvent = (e: QuickstartEvent) => {
+          run.events.push(e);
+          if (run.events.length > MAX_EVENTS) run.events.shift();
+        };
+        const client = new HeldoutClient({ baseUrl: server, token });
+        void runQuickstart(client, {
+          server,
+          token,
+          project: body.project,
+          scale: body.scale,
+          onEvent,
+        }).then(
+          (result) => {
+            run.status = 'finished';
+            run.promoted = result.promoted ?? null;
+          },
+          (err: unknown) => {
+            run.status = 'failed';
+            run.error = (err as Error).message ?? String(err);
+            deps.logger.warn({ err }, 'quickstart failed');
+          },
+        );
+        return c.json(run, 202);
+      },
+    )
+    .openapi(
+      createRoute({
+        method: 'get',
+        path: '/quickstart',
+        tags: ['quickstart'],
+        security: bearerSecurity,
+        summary: "The quickstart's progress on this server",
+        responses: {
+          200: jsonResponse(state, 'Idle, running, finished or failed'),
+          ...errorResponses,
+        },
+      }),
+      (c) => {
+        // Any valid token may watch (the projects it builds have their own permissions).
+        if (!c.get('principal') && !deps.config.HELDOUT_PUBLIC_READ)
+          throw new AppError(
+            401,
+            'unauthorized',
+            'a token is needed (Authorization: Bearer <token>)',
+          );
+        return c.json(current, 200);
+      },
+    );
+}
