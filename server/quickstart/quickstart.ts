@@ -20,6 +20,7 @@ interface Plan {
   plugin: string;
   config: Record<string, unknown>;
   preference?: boolean;
+  replay?: boolean;
 }
 
 // The careless full fine-tune takes big steps on the narrow domain (and forgets); the adapters
@@ -41,9 +42,10 @@ const plans = (scale: QuickstartScale): Plan[] => {
       },
     },
     {
-      name: 'lora-r8',
+      name: 'lora-r8-replay',
       method: 'lora',
       plugin: 'lora',
+      replay: true,
       config: {
         ...common,
         steps: 20 * k,
@@ -98,6 +100,16 @@ const GATE = {
   ],
 };
 
+const retentionSkills = ['capitalisation', 'copying'];
+
+/** The shipped base's skill cases (`{id, input, expected}`), in file order. */
+const skillRows = (name: string) =>
+  fs
+    .readFileSync(`${suitesDir}${name}.jsonl`, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { id: string; input: string; expected: string });
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -131,6 +143,19 @@ export async function runQuickstart(
     description: 'quickstart: a bank support assistant',
   });
   const sft = await client.datasets.upload(project, 'fee-questions', 'sft', jsonl(feePlans(0, 64)));
+  // Replay, the standard remedy for forgetting: the same questions mixed with rows of the general
+  // skills (never the retention suites' own cases, which are the first 20 of each file).
+  const replayRows = retentionSkills.flatMap((name) =>
+    skillRows(name)
+      .slice(20, 52)
+      .map((c) => ({ prompt: c.input, response: ` ${c.expected}` })),
+  );
+  const replay = await client.datasets.upload(
+    project,
+    'fee-questions-replay',
+    'sft',
+    jsonl([...feePlans(0, 64), ...replayRows]),
+  );
   const valid = await client.datasets.upload(
     project,
     'fee-questions-valid',
@@ -143,7 +168,6 @@ export async function runQuickstart(
     'preference',
     jsonl(feePreferences(0, 48)),
   );
-  const retention = ['capitalisation', 'copying'];
   const suites = [
     {
       name: 'fees',
@@ -152,16 +176,10 @@ export async function runQuickstart(
       metric: 'squad-f1' as const,
       pass: 0.8,
     },
-    ...retention.map((name) => ({
+    ...retentionSkills.map((name) => ({
       name,
       purpose: 'retention' as const,
-      rows:
-        fs
-          .readFileSync(`${suitesDir}${name}.jsonl`, 'utf8')
-          .trim()
-          .split('\n')
-          .slice(0, 20)
-          .join('\n') + '\n',
+      rows: jsonl(skillRows(name).slice(0, 20)),
       metric: 'exact-match' as const,
       pass: 1,
     })),
@@ -185,7 +203,7 @@ export async function runQuickstart(
     const datasets = plan.preference
       ? [{ datasetVersionId: prefs.id, role: 'train' as const }]
       : [
-          { datasetVersionId: sft.id, role: 'train' as const },
+          { datasetVersionId: (plan.replay ? replay : sft).id, role: 'train' as const },
           { datasetVersionId: valid.id, role: 'validation' as const },
         ];
     const run = await client.runs.create(project, {
