@@ -10,6 +10,12 @@ export interface TrainContext {
   /** A local GPT-2-format directory: config.json, model.safetensors, tokenizer files. */
   baseModel: { dir: string; sha256: string; checkpointId?: string };
   /**
+   * The LoRA adapter the run starts from, when its base checkpoint is one (RLHF on top of an SFT
+   * adapter): a PEFT directory that applies to `baseModel`. Adapter trainers continue it; full
+   * trainers fold it into the base weights (`loadStartingPoint` does both).
+   */
+  baseAdapter?: { dir: string; sha256: string; checkpointId: string };
+  /**
    * Other checkpoints the run reads, by the role the plugin's `checkpointFields` gives them (PPO's
    * `reward` model), downloaded like the base model.
    */

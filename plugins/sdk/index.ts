@@ -6,5 +6,6 @@
 export * from './context.ts';
 export * from './errors.ts';
 export * from './plugin.ts';
+export * from './starting-point.ts';
 export { z } from 'zod';
 export * as model from '../model/index.ts';

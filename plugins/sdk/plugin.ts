@@ -12,6 +12,8 @@ export type Capability =
   | 'preference-data'
   | 'full-weights'
   | 'adapter'
+  /** Starts from a LoRA adapter checkpoint (through `loadStartingPoint`), e.g. DPO after SFT. */
+  | 'adapter-start'
   | 'resume'
   | 'gpu';
 
@@ -32,7 +34,11 @@ export interface SubmitInfo {
     kind: 'text' | 'sft' | 'preference' | 'eval';
     rowCount: number;
   }[];
-  baseModel?: { totalParams?: number; kind: 'full' | 'adapter' };
+  /**
+   * The checkpoint the run starts from (`baseCheckpointId`), when it names one: a full model, or an
+   * adapter (`peftType` as PEFT writes it: LORA, IA3...) that the trainer folds in or trains on.
+   */
+  baseModel?: { totalParams?: number; kind: 'full' | 'adapter'; peftType?: string };
 }
 
 export interface TrainerPlugin<C = unknown> {

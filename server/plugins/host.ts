@@ -145,6 +145,23 @@ export function createPluginHost(extra: readonly string[] = []) {
           details,
         );
       }
+      const start = info.baseModel;
+      if (start?.kind === 'adapter') {
+        if (!plugin.capabilities.includes('adapter-start')) {
+          throw new AppError(
+            400,
+            'validation_failed',
+            `baseCheckpointId: ${name} cannot start from an adapter checkpoint; full, lora and rlhf can`,
+          );
+        }
+        if (start.peftType !== 'LORA') {
+          throw new AppError(
+            400,
+            'validation_failed',
+            `baseCheckpointId: only a LoRA adapter can be trained further, and this one is ${start.peftType ?? 'of an unknown type'}`,
+          );
+        }
+      }
       try {
         plugin.validate?.(parsed.data, info);
       } catch (err) {

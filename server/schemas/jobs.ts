@@ -78,6 +78,10 @@ export const claimedTraining = z
       config: z.record(z.string(), z.unknown()),
     }),
     baseModel: modelSource,
+    baseAdapter: checkpointSource.optional().openapi({
+      description:
+        'the LoRA adapter the run starts from (its baseCheckpointId), on baseModel: the model that adapter applies to',
+    }),
     models: z.record(z.string(), checkpointSource).openapi({
       description: "other checkpoints the trainer reads, by role (PPO's reward model)",
     }),

@@ -87,11 +87,17 @@ async function describeJob(
     .innerJoin(datasets, eq(datasets.id, datasetVersions.datasetId))
     .where(and(eq(runDatasets.runId, runId), inArray(runDatasets.role, ['train', 'validation'])));
   let baseModel: ClaimedTraining['baseModel'] = { kind: 'builtin', name: 'tiny-base' };
+  let baseAdapter: ClaimedTraining['baseAdapter'];
   if (run.baseCheckpointId) {
-    baseModel = {
-      kind: 'checkpoint',
-      ...(await checkpointSource(db, run.baseCheckpointId, 'baseCheckpointId')),
-    };
+    const [start] = await db
+      .select()
+      .from(checkpoints)
+      .where(eq(checkpoints.id, run.baseCheckpointId));
+    const source = await checkpointSource(db, run.baseCheckpointId, 'baseCheckpointId');
+    if (start?.kind === 'adapter') {
+      baseAdapter = source;
+      baseModel = await adapterBaseSource(db, start, 'baseCheckpointId');
+    } else baseModel = { kind: 'checkpoint', ...source };
   }
   const models: ClaimedTraining['models'] = {};
   for (const [role, id] of Object.entries(payload.models ?? {}))
@@ -109,6 +115,7 @@ async function describeJob(
       config: (run.config ?? {}) as Record<string, unknown>,
     },
     baseModel,
+    baseAdapter,
     models,
     datasets: links.map((l) => ({
       role: l.role as 'train' | 'validation',
@@ -128,6 +135,32 @@ async function modelSource(db: Db, c: typeof checkpoints.$inferSelect, field: st
     return { kind: 'builtin' as const, name };
   }
   return { kind: 'checkpoint' as const, ...(await checkpointSource(db, c.id, field)) };
+}
+
+/**
+ * The model an adapter applies to. A run that starts from an adapter trains that adapter further
+ * (a full adapter on the same model, never a delta on the first), so the walk passes over adapter
+ * ancestors to the first full model: a run's checkpoint, or the shipped base.
+ */
+export async function adapterBaseSource(
+  db: Db,
+  adapter: typeof checkpoints.$inferSelect,
+  field: string,
+): Promise<ClaimedTraining['baseModel']> {
+  let current = adapter;
+  for (let hops = 0; hops < 100; hops++) {
+    const [parent] = current.baseCheckpointId
+      ? await db.select().from(checkpoints).where(eq(checkpoints.id, current.baseCheckpointId))
+      : [];
+    if (!parent) return { kind: 'builtin', name: 'tiny-base' };
+    if (parent.kind !== 'adapter') return modelSource(db, parent, field);
+    current = parent;
+  }
+  throw new AppError(
+    409,
+    'conflict',
+    `${field}: checkpoint ${adapter.id}: its lineage does not end`,
+  );
 }
 
 /** The run's training datasets, unless this checkpoint's memorisation was measured already. */
@@ -174,15 +207,10 @@ async function describeEvaluation(
     .innerJoin(datasets, eq(datasets.id, datasetVersions.datasetId))
     .where(eq(datasetVersions.id, version.datasetVersionId));
   if (!dv) throw notFound(`dataset version ${version.datasetVersionId}`);
-  let adapterBase: ClaimedEvaluation['adapterBase'];
-  if (checkpoint.kind === 'adapter') {
-    const [base] = checkpoint.baseCheckpointId
-      ? await db.select().from(checkpoints).where(eq(checkpoints.id, checkpoint.baseCheckpointId))
-      : [];
-    adapterBase = base
-      ? await modelSource(db, base, 'baseCheckpointId')
-      : { kind: 'builtin', name: 'tiny-base' };
-  }
+  const adapterBase =
+    checkpoint.kind === 'adapter'
+      ? await adapterBaseSource(db, checkpoint, 'baseCheckpointId')
+      : undefined;
   return {
     kind: 'evaluate',
     memorisation: checkpoint.runId ? await memorisationData(db, checkpoint) : undefined,

@@ -145,11 +145,29 @@ export async function submitInfo(db: Db, projectId: number, input: CreateRun): P
     projectId,
     links.map((l) => l.datasetVersionId),
   );
+  const [base] = input.baseCheckpointId
+    ? await db
+        .select({
+          kind: checkpoints.kind,
+          totalParams: checkpoints.totalParams,
+          modelConfig: checkpoints.modelConfig,
+        })
+        .from(checkpoints)
+        .where(
+          and(eq(checkpoints.id, input.baseCheckpointId), eq(checkpoints.projectId, projectId)),
+        )
+    : [];
+  const peftType = (base?.modelConfig as { peft_type?: unknown } | null)?.peft_type;
   return {
     datasets: links.flatMap((l) => {
       const row = found.get(l.datasetVersionId);
       return row ? [{ role: l.role as 'train' | 'validation', ...row }] : [];
     }),
+    baseModel: base && {
+      kind: base.kind,
+      totalParams: base.totalParams ?? undefined,
+      peftType: base.kind === 'adapter' && typeof peftType === 'string' ? peftType : undefined,
+    },
   };
 }
 

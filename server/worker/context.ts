@@ -231,6 +231,14 @@ export async function httpTrainContext(
     runId,
     seed: typeof seed === 'number' ? seed : 0,
     baseModel: await baseModelDir(client, job, workDir),
+    baseAdapter: job.baseAdapter && {
+      ...(await modelDir(
+        client,
+        { kind: 'checkpoint', ...job.baseAdapter },
+        path.join(workDir, 'base-adapter'),
+      )),
+      checkpointId: job.baseAdapter.checkpointId,
+    },
     models: await modelDirs(client, job, workDir),
     datasets: {
       train: await fetchDataset(client, train),

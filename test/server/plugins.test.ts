@@ -1,4 +1,7 @@
+import { randomUUID } from 'node:crypto';
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkpoints, projects, runs } from '../../server/db/schema/index.ts';
 import { testApp } from '../helpers/app.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 
@@ -102,5 +105,75 @@ describe('trainer plugins', () => {
       status: ['queued'],
     });
     expect(runs.json.runs).toHaveLength(1);
+  });
+});
+
+describe('a run that starts from an adapter checkpoint', () => {
+  async function adapterCheckpoint(peftType: string): Promise<string> {
+    const { db } = database;
+    const [project] = await db.select().from(projects).where(eq(projects.name, 'tuning'));
+    const [run] = await db
+      .insert(runs)
+      .values({ projectId: project!.id, name: `sft-${peftType}`, status: 'finished' })
+      .returning();
+    const [row] = await db
+      .insert(checkpoints)
+      .values({
+        projectId: project!.id,
+        runId: run!.id,
+        kind: 'adapter',
+        step: 10,
+        sha256: randomUUID(),
+        sizeBytes: 1,
+        storageKey: 'checkpoints/step-10',
+        modelConfig: { peft_type: peftType },
+      })
+      .returning();
+    return row!.id;
+  }
+
+  it('is taken by trainers that can continue or fold in a LoRA adapter, refused by others naming the field', async () => {
+    const lora = await adapterCheckpoint('LORA');
+    const ia3 = await adapterCheckpoint('IA3');
+    const sft = [{ datasetVersionId: train, role: 'train' }];
+    const dpo = { method: 'dpo', adapter: 'lora' };
+    const onLora = await submit({
+      plugin: 'rlhf',
+      config: dpo,
+      baseCheckpointId: lora,
+      datasets: [{ datasetVersionId: prefs, role: 'train' }],
+    });
+    expect(onLora.status).toBe(201);
+    expect(onLora.json.baseCheckpointId).toBe(lora);
+    for (const plugin of ['full', 'lora']) {
+      const res = await submit({ plugin, baseCheckpointId: lora, datasets: sft });
+      expect(res.status).toBe(201);
+    }
+    const peft = await submit({
+      plugin: 'peft',
+      config: { method: 'ia3' },
+      baseCheckpointId: lora,
+      datasets: sft,
+    });
+    expect(peft.status).toBe(400);
+    expect(peft.json.error.message).toBe(
+      'baseCheckpointId: peft cannot start from an adapter checkpoint; full, lora and rlhf can',
+    );
+    const thirdParty = await submit({
+      plugin: 'last-layer',
+      baseCheckpointId: lora,
+      datasets: sft,
+    });
+    expect(thirdParty.json.error.message).toMatch(/^baseCheckpointId: last-layer cannot start/);
+    const onIa3 = await submit({
+      plugin: 'rlhf',
+      config: dpo,
+      baseCheckpointId: ia3,
+      datasets: [{ datasetVersionId: prefs, role: 'train' }],
+    });
+    expect(onIa3.status).toBe(400);
+    expect(onIa3.json.error.message).toBe(
+      'baseCheckpointId: only a LoRA adapter can be trained further, and this one is IA3',
+    );
   });
 });

@@ -1,11 +1,12 @@
-import { definePlugin, model as m } from '../../sdk/index.ts';
+import { definePlugin, loadStartingPoint, model as m } from '../../sdk/index.ts';
 import { examplesOf } from '../shared/data.ts';
 import { checkRun, loopSettingsSchema } from '../shared/settings.ts';
 import { runTrainingLoop } from '../shared/train-loop.ts';
 
 /**
  * Full fine-tuning: every parameter of the base trains. The simplest method, and the one most
- * likely to overwrite what the base knew, which is why heldout gates what it produces.
+ * likely to overwrite what the base knew, which is why heldout gates what it produces. From a LoRA
+ * checkpoint it trains the adapter's model with the adapter folded in.
  */
 export default definePlugin({
   manifest: {
@@ -15,14 +16,14 @@ export default definePlugin({
     description: 'every parameter trains (AdamW)',
   },
   configSchema: loopSettingsSchema,
-  capabilities: ['sft-data', 'text-data', 'full-weights', 'resume'],
+  capabilities: ['sft-data', 'text-data', 'full-weights', 'adapter-start', 'resume'],
   validate(config, info) {
     checkRun('full', ['sft', 'text'], config, info);
   },
   async train(config, ctx) {
-    const { config: modelConfig, weights } = await m.loadCheckpointDir(ctx.baseModel.dir);
-    const tokenizer = await m.loadTokenizer(ctx.baseModel.dir);
-    const model = m.createModel(modelConfig, weights);
+    const start = await loadStartingPoint(ctx);
+    const { config: modelConfig, tokenizer } = start;
+    const model = m.createModel(modelConfig, start.merged());
     const total = m.parameterCount(modelConfig);
     ctx.report.parameters({ total, trainable: total });
     try {

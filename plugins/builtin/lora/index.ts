@@ -1,4 +1,4 @@
-import { definePlugin, model as m, PluginConfigError } from '../../sdk/index.ts';
+import { definePlugin, loadStartingPoint, model as m, PluginConfigError } from '../../sdk/index.ts';
 import { examplesOf } from '../shared/data.ts';
 import { checkRun, loopSettingsSchema } from '../shared/settings.ts';
 import { runTrainingLoop, snapshot } from '../shared/train-loop.ts';
@@ -9,8 +9,9 @@ const configSchema = loopSettingsSchema.extend(m.loraSettingsSchema.shape);
 
 /**
  * LoRA: the base stays frozen (byte-identical after training) and each targeted projection W
- * gains a low-rank update (alpha / r) A^T B^T, with dropout on the low-rank path while training. Checkpoints hold the adapter alone, in PEFT's layout,
- * with the sha256 of the base it belongs to.
+ * gains a low-rank update (alpha / r) A^T B^T, with dropout on the low-rank path while training.
+ * Checkpoints hold the adapter alone, in PEFT's layout, with the sha256 of the base it belongs to.
+ * From a LoRA checkpoint it trains that adapter further, on the same base.
  */
 export default definePlugin({
   manifest: {
@@ -20,19 +21,21 @@ export default definePlugin({
     description: 'low-rank adapters on a frozen base (PEFT layout)',
   },
   configSchema,
-  capabilities: ['sft-data', 'text-data', 'adapter', 'resume'],
+  capabilities: ['sft-data', 'text-data', 'adapter', 'adapter-start', 'resume'],
   validate(config, info) {
     checkRun('lora', ['sft', 'text'], config, info);
   },
   async train(config, ctx) {
-    const { config: modelConfig, weights } = await m.loadCheckpointDir(ctx.baseModel.dir);
-    const tokenizer = await m.loadTokenizer(ctx.baseModel.dir);
-    const model = m.createModel(modelConfig, weights, () => false);
-    const settings = config;
+    const start = await loadStartingPoint(ctx);
+    const { config: modelConfig, tokenizer } = start;
+    const model = m.createModel(modelConfig, start.weights, () => false);
+    // Continuing an adapter keeps its shape: its rank, scale and targets, not the config's.
+    const settings = start.adapter
+      ? { ...start.adapter.settings, dropout: config.dropout }
+      : config;
     const adapter = new Map<string, m.tf.Variable>();
-    for (const [key, w] of m.initLora(modelConfig, settings, config.seed)) {
-      adapter.set(key, tf.variable(tf.tensor(w.data, w.shape), true));
-    }
+    const initial = start.adapter?.weights ?? m.initLora(modelConfig, settings, config.seed);
+    for (const [key, w] of initial) adapter.set(key, tf.variable(tf.tensor(w.data, w.shape), true));
     const trainable = [...adapter.values()].reduce((n, v) => n + v.size, 0);
     const total = m.parameterCount(modelConfig) + trainable;
     ctx.report.parameters({ total, trainable });

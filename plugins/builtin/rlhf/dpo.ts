@@ -79,7 +79,9 @@ export async function trainDpo(config: DpoConfig, ctx: TrainContext): Promise<Tr
     for (let i = 0; i < split.length; i += config.batchSize) {
       const pairs = split.slice(i, i + config.batchSize);
       const b = batchOf(pairs);
-      const logp = tf.tidy(() => sequenceLogprobs(m.forward(policy.reference, b.input).logits, b));
+      const logp = tf.tidy(() =>
+        sequenceLogprobs(m.forward(policy.reference, b.input, policy.referenceApplied).logits, b),
+      );
       const values = logp.dataSync();
       pairs.forEach((p, k) => (p.reference = [values[k]!, values[k + pairs.length]!]));
       logp.dispose();
@@ -89,8 +91,8 @@ export async function trainDpo(config: DpoConfig, ctx: TrainContext): Promise<Tr
   const policyLogprobs = (b: PairBatch) =>
     sequenceLogprobs(m.forward(policy.model, b.input, policy.applied).logits, b);
   const heldOut = validation.length ? validation : train;
-  // The acceptance figure: how much more the policy prefers the chosen responses of held-out
-  // pairs than the reference does (mean log-probability margin, nats).
+  // The acceptance figure: how much more probable the policy finds the chosen responses of
+  // held-out pairs than the rejected ones (mean log-probability margin, nats).
   const margin = () => {
     let sum = 0;
     for (let i = 0; i < heldOut.length; i += config.batchSize) {

@@ -12,7 +12,11 @@ const configSchema = loopSettingsSchema.extend({
   method: z.enum(['dpo', 'ppo', 'reward']),
   /** DPO's temperature: how far the policy may move from the reference for a given margin. */
   beta: z.number().positive().max(10).default(0.1),
-  /** `lora`: policy = base + adapter, reference = the base alone (no second copy in memory). */
+  /**
+   * `lora`: policy = base + adapter, reference = the base alone (no second copy in memory). From a
+   * LoRA checkpoint, `lora` trains that adapter further against a frozen copy of it, and `none`
+   * trains full weights with it folded in.
+   */
   adapter: z.enum(['none', 'lora']).default('none'),
   r: z.number().int().min(1).max(256).default(8),
   alpha: z.number().positive().default(16),
@@ -47,7 +51,14 @@ export default definePlugin({
       'preference learning: reward models, PPO and DPO on full weights or a LoRA adapter',
   },
   configSchema,
-  capabilities: ['preference-data', 'sft-data', 'full-weights', 'adapter', 'resume'],
+  capabilities: [
+    'preference-data',
+    'sft-data',
+    'full-weights',
+    'adapter',
+    'adapter-start',
+    'resume',
+  ],
   checkpointFields: { reward: 'rewardCheckpointId' },
   validate(config, info) {
     // PPO needs prompts only, so SFT data serves too; the other methods learn from pairs.

@@ -1,4 +1,4 @@
-import { model as m, type TrainContext } from '../../sdk/index.ts';
+import { loadStartingPoint, model as m, type TrainContext } from '../../sdk/index.ts';
 import { snapshot } from '../shared/train-loop.ts';
 
 const { tf } = m;
@@ -14,7 +14,9 @@ export interface PolicySettings {
 /**
  * The policy a preference method trains and the frozen reference it is held to. On full weights
  * they are two copies of the base; with `adapter: 'lora'` the policy is the base plus an adapter
- * and the reference is the same base without it, so the base is in memory once.
+ * and the reference is the same base without it, so the base is in memory once. From an SFT
+ * adapter (the run's base checkpoint), the policy continues that adapter and the reference is the
+ * base with a frozen copy of it: the SFT model, as RLHF expects.
  */
 export interface Policy {
   modelConfig: m.ModelConfig;
@@ -22,6 +24,8 @@ export interface Policy {
   padId: number;
   model: m.Gpt2Model;
   reference: m.Gpt2Model;
+  /** Forward options that make `reference` the reference (the frozen SFT adapter, if any). */
+  referenceApplied: m.ForwardOptions;
   /** Forward options that make `model` the policy (the adapter's hooks; none on full weights). */
   applied: m.ForwardOptions;
   /** What the optimiser updates: the adapter, or every weight of the policy. */
@@ -36,16 +40,21 @@ export interface Policy {
 }
 
 export async function createPolicy(s: PolicySettings, ctx: TrainContext): Promise<Policy> {
-  const { config: modelConfig, weights } = await m.loadCheckpointDir(ctx.baseModel.dir);
-  const tokenizer = await m.loadTokenizer(ctx.baseModel.dir);
+  const start = await loadStartingPoint(ctx);
+  const { config: modelConfig, tokenizer } = start;
   const lora = s.adapter === 'lora';
+  const weights = lora ? start.weights : start.merged();
   const model = m.createModel(modelConfig, weights, () => !lora);
   const reference = lora ? model : m.createModel(modelConfig, weights, () => false);
-  const settings = { ...s, dropout: 0 };
+  // Continuing an adapter keeps its shape: its rank, scale and targets, not the config's.
+  const settings = { ...(start.adapter?.settings ?? s), dropout: 0 };
   const adapter = new Map<string, m.tf.Variable>();
+  const frozen = new Map<string, m.tf.Tensor>();
   if (lora) {
-    for (const [key, w] of m.initLora(modelConfig, settings, s.seed))
+    for (const [key, w] of start.adapter?.weights ?? m.initLora(modelConfig, settings, s.seed))
       adapter.set(key, tf.variable(tf.tensor(w.data, w.shape), true));
+    for (const [key, w] of start.adapter?.weights ?? [])
+      frozen.set(key, tf.tensor(w.data, w.shape));
   }
   const trainable = lora ? adapter : model.params;
   const adapterSize = [...adapter.values()].reduce((n, v) => n + v.size, 0);
@@ -57,6 +66,7 @@ export async function createPolicy(s: PolicySettings, ctx: TrainContext): Promis
     model,
     reference,
     applied: lora ? m.loraForwardOptions(adapter, settings) : {},
+    referenceApplied: frozen.size ? m.loraForwardOptions(frozen, settings) : {},
     trainable,
     counts: { total: base + adapterSize, trainable: lora ? adapterSize : base },
     kind: lora ? 'adapter' : 'full',
@@ -78,7 +88,7 @@ export async function createPolicy(s: PolicySettings, ctx: TrainContext): Promis
       for (const [key, v] of trainable) v.assign(tf.tensor(saved.get(key)!.data, v.shape));
     },
     dispose() {
-      for (const v of adapter.values()) v.dispose();
+      tf.dispose([...adapter.values(), ...frozen.values()]);
       if (reference !== model) m.disposeModel(reference);
       m.disposeModel(model);
     },

@@ -152,7 +152,10 @@ export async function trainPpo(config: PpoConfig, ctx: TrainContext): Promise<Tr
     tf.tidy(() => {
       const { logits, hidden } = m.forward(policy.model, batch.input, policy.applied);
       const logp = targetLogprobs(logits, batch.target);
-      const ref = targetLogprobs(m.forward(policy.reference, batch.input).logits, batch.target);
+      const ref = targetLogprobs(
+        m.forward(policy.reference, batch.input, policy.referenceApplied).logits,
+        batch.target,
+      );
       const all = tf.logSoftmax(logits);
       const entropy = all.exp().mul(all).sum(-1).neg();
       return {

@@ -1,4 +1,5 @@
 import {
+  loadStartingPoint,
   model as m,
   PluginConfigError,
   type DatasetSplit,
@@ -129,10 +130,10 @@ export async function trainReward(
   config: LoopSettings & { maxLength: number },
   ctx: TrainContext,
 ): Promise<TrainResult> {
-  const { config: modelConfig, weights } = await m.loadCheckpointDir(ctx.baseModel.dir);
-  const tokenizer = await m.loadTokenizer(ctx.baseModel.dir);
+  const start = await loadStartingPoint(ctx);
+  const { config: modelConfig, tokenizer } = start;
   const padId = tokenizer.padId ?? tokenizer.eosId;
-  const model = m.createModel(modelConfig, weights);
+  const model = m.createModel(modelConfig, start.merged());
   const rand = m.mulberry32(config.seed + 17);
   const head = tf.variable(
     tf.tensor(
