@@ -21,6 +21,8 @@ interface Plan {
   config: Record<string, unknown>;
   preference?: boolean;
   replay?: boolean;
+  /** The plan whose last checkpoint this run starts from (RLHF on top of the SFT adapter). */
+  startFrom?: string;
 }
 
 // The careless full fine-tune takes big steps on the narrow domain (and forgets); the adapters
@@ -68,10 +70,11 @@ const plans = (scale: QuickstartScale): Plan[] => {
       },
     },
     {
-      name: 'dpo-lora',
+      name: 'dpo-on-lora',
       method: 'rlhf:dpo',
       plugin: 'rlhf',
       preference: true,
+      startFrom: 'lora-r8-replay',
       config: {
         ...common,
         method: 'dpo',
@@ -115,7 +118,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /**
  * The main job end to end, through the HTTP API like any user: a bank-support project on the
  * shipped base model with SFT and preference data, a target suite and two retention suites, a
- * release gate; a full fine-tune, a LoRA, an IA³ and a DPO run, each evaluated checkpoint by
+ * release gate; a full fine-tune, a LoRA, an IA³ and DPO on top of the LoRA adapter, each evaluated checkpoint by
  * checkpoint; every version judged by `heldout gate`, the careless one blocked with its evidence,
  * the best adapter that passes promoted to `production`. Every number comes from training and
  * evaluating; nothing is scripted.
@@ -197,8 +200,15 @@ export async function runQuickstart(
   await client.gates.save(project, { name: 'release', policy: GATE });
   await client.models.create(project, { name: 'support-assistant' });
 
-  const versions: { version: number; method: string; run: string; checkpointId: string }[] = [];
+  const versions: {
+    version: number;
+    method: string;
+    name: string;
+    run: string;
+    checkpointId: string;
+  }[] = [];
   for (const plan of plans(scale)) {
+    const start = versions.find((v) => v.name === plan.startFrom);
     emit({ kind: 'step', message: `${plan.name}: training (${plan.method})` });
     const datasets = plan.preference
       ? [{ datasetVersionId: prefs.id, role: 'train' as const }]
@@ -212,6 +222,7 @@ export async function runQuickstart(
       config: plan.config,
       datasets,
       params: { method: plan.method },
+      ...(start && { baseCheckpointId: start.checkpointId, parentRunId: start.run }),
     });
     const total = Number(plan.config.steps);
     for (;;) {
@@ -233,7 +244,13 @@ export async function runQuickstart(
     const v = await client.models.addVersion(project, 'support-assistant', {
       checkpointId: last.id,
     });
-    versions.push({ version: v.version, method: plan.method, run: run.id, checkpointId: last.id });
+    versions.push({
+      version: v.version,
+      method: plan.method,
+      name: plan.name,
+      run: run.id,
+      checkpointId: last.id,
+    });
   }
 
   // The release pipeline's view: `heldout gate` on every version, promoting the first that passes.
@@ -269,7 +286,7 @@ export async function runQuickstart(
 }
 
 /** Waits for every evaluation of a checkpoint (queued when it was registered) to finish. */
-async function evaluated(client: HeldoutClient, checkpointId: string, suites: number) {
+export async function evaluated(client: HeldoutClient, checkpointId: string, suites: number) {
   for (let i = 0; i < 600; i++) {
     const all = await client.evaluations.ofCheckpoint(checkpointId);
     const failed = all.find((e) => e.status === 'failed');

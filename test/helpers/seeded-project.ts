@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { HeldoutClient } from '../../server/client/index.ts';
-import { feePlans, jsonl, trainedCheckpoint, waitFor } from './live-server.ts';
+import { feePlans, jsonl, trainedCheckpoint } from './live-server.ts';
+import { evaluated } from '../../server/quickstart/quickstart.ts';
 
 const suitesDir = fileURLToPath(new URL('../../plugins/model/base/suites', import.meta.url));
 
@@ -97,7 +98,7 @@ export async function seedBank(client: HeldoutClient, project = 'bank') {
   });
   const versions = [];
   for (const checkpoint of [full, lora]) {
-    await evaluated(client, checkpoint.id);
+    await evaluated(client, checkpoint.id, 2);
     versions.push(
       await client.models.addVersion(project, 'assistant', { checkpointId: checkpoint.id }),
     );
@@ -132,18 +133,4 @@ export async function seedBank(client: HeldoutClient, project = 'bank') {
     blocked,
     promoted,
   };
-}
-
-/** Waits until every evaluation of a checkpoint has finished (they are queued at registration). */
-export async function evaluated(client: HeldoutClient, checkpointId: string) {
-  return waitFor(
-    'the checkpoint to be evaluated',
-    async () => {
-      const all = await client.evaluations.ofCheckpoint(checkpointId);
-      if (all.some((e) => e.status === 'failed'))
-        throw new Error(`an evaluation failed: ${JSON.stringify(all)}`);
-      return all.length >= 2 && all.every((e) => e.status === 'finished') ? all : undefined;
-    },
-    240_000,
-  );
 }

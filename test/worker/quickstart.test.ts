@@ -51,5 +51,15 @@ describe('quickstart (short)', () => {
     expect(byMethod.full!.scores.fees!.delta).toBeGreaterThan(0);
     expect(byMethod.full!.retention!).toBeLessThan(byMethod[result.promoted!.method]!.retention!);
     expect(events.filter((e) => e.kind === 'progress').length).toBeGreaterThan(4);
+
+    // DPO ran on top of the LoRA adapter: it started from LoRA's last checkpoint and produced an
+    // adapter that the evaluations applied to the shipped base.
+    const lora = result.versions.find((v) => v.method === 'lora')!;
+    const dpo = result.versions.find((v) => v.method === 'rlhf:dpo')!;
+    const dpoRun = await live.client.runs.get(dpo.run);
+    expect(dpoRun).toMatchObject({ baseCheckpointId: lora.checkpointId, parentRunId: lora.run });
+    const [dpoCheckpoint] = (await live.client.checkpoints.list(dpo.run)).slice(-1);
+    expect(dpoCheckpoint).toMatchObject({ kind: 'adapter', baseCheckpointId: lora.checkpointId });
+    expect(byMethod['rlhf:dpo']!.retention!).toBeGreaterThan(byMethod.full!.retention!);
   }, 600_000);
 });
