@@ -4,13 +4,13 @@ import { runQuickstart, type QuickstartEvent } from './quickstart.ts';
 
 export const QUICKSTART_USAGE = `heldout quickstart [--server URL] [--token TOKEN] [--project NAME] [--short]
                        build a bank-support project on a running server: data, suites, a gate,
-                       full / LoRA / IA³ / DPO fine-tunes evaluated checkpoint by checkpoint,
+                       full / LoRA / IA³ fine-tunes and DPO on the LoRA adapter, each evaluated,
                        then \`heldout gate\` on each (server: HELDOUT_SERVER or 127.0.0.1:4242)`;
 
 const BAR = 24;
 
 /** A progress line per run: a bar on a terminal, a line per tenth elsewhere (CI logs). */
-function progressPrinter(out: NodeJS.WriteStream) {
+export function progressPrinter(out: { isTTY?: boolean; write(text: string): unknown }) {
   const shown = new Map<string, number>();
   return (e: QuickstartEvent) => {
     if (e.kind === 'step') out.write(`${out.isTTY ? '\n' : ''}• ${e.message}\n`);
