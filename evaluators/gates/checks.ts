@@ -137,7 +137,8 @@ export function noBlockingFindings(
   if (blocking.length === 0) {
     return { outcome: 'pass', observed: 0, message: `No blocking findings${scope}.` };
   }
-  const list = blocking.map((f) => `${f.detector}: ${f.summary}`).join('; ');
+  // Summaries are sentences; the list ends with one full stop, not two.
+  const list = blocking.map((f) => `${f.detector}: ${f.summary.replace(/\.$/, '')}`).join('; ');
   return {
     outcome: 'fail',
     observed: blocking.length,

@@ -53,6 +53,8 @@ describe('the quickstart, started from the UI of an empty server', () => {
     });
     await page.screenshot({ path: path.join(shots, 'quickstart.png'), fullPage: true });
     const panel = page.locator('[data-testid="quickstart"]');
+    // Once the quickstart runs, the page no longer says there is nothing here.
+    expect(await page.locator('[data-testid="empty-projects"]').count()).toBe(0);
     expect(await panel.locator('.error').count(), await panel.innerText()).toBe(0);
     const bars = await panel.locator('.progress').allInnerTexts();
     expect(bars.map((b) => b.trim().split(':')[0])).toEqual([

@@ -26,10 +26,16 @@ const POLL_MS = 2000;
 /**
  * The quickstart offer on an empty server, and its progress once started: the server builds a
  * bank-support project, trains four fine-tunes and gates them, and this shows it happening.
+ * `onActive` hears every redraw once it has started (the page drops its empty state).
  */
-export function quickstartPanel(signal: AbortSignal, offer: boolean): HTMLElement {
+export function quickstartPanel(
+  signal: AbortSignal,
+  offer: boolean,
+  onActive: () => void = () => {},
+): HTMLElement {
   const body = h('div', { 'data-testid': 'quickstart' });
   const draw = (s: QuickstartState) => {
+    if (s.status !== 'idle') onActive();
     if (s.status === 'idle') {
       if (!offer) return;
       mount(

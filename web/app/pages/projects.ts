@@ -8,29 +8,30 @@ import type { Project } from '../types.ts';
 export async function projectsPage({ root, signal }: View) {
   const { projects } = await api<{ projects: Project[] }>('/projects');
   if (!projects.length) {
+    const empty = h(
+      'div',
+      { class: 'empty', 'data-testid': 'empty-projects' },
+      h('h2', null, 'No projects yet'),
+      h(
+        'p',
+        null,
+        'A project holds runs, datasets, suites and models. Create one from a terminal:',
+      ),
+      h(
+        'pre',
+        null,
+        'curl -X POST localhost:4242/api/v1/projects \\\n  -H "Authorization: Bearer $HELDOUT_TOKEN" -H "Content-Type: application/json" \\\n  -d \'{"name": "support-assistant"}\'',
+      ),
+      h(
+        'p',
+        null,
+        'or point an MLflow client or the heldout client at this server; the README walks through a first fine-tune.',
+      ),
+    );
     mount(
       root,
-      h(
-        'div',
-        { class: 'empty', 'data-testid': 'empty-projects' },
-        h('h2', null, 'No projects yet'),
-        h(
-          'p',
-          null,
-          'A project holds runs, datasets, suites and models. Create one from a terminal:',
-        ),
-        h(
-          'pre',
-          null,
-          'curl -X POST localhost:4242/api/v1/projects \\\n  -H "Authorization: Bearer $HELDOUT_TOKEN" -H "Content-Type: application/json" \\\n  -d \'{"name": "support-assistant"}\'',
-        ),
-        h(
-          'p',
-          null,
-          'or point an MLflow client or the heldout client at this server; the README walks through a first fine-tune.',
-        ),
-      ),
-      quickstartPanel(signal, true),
+      empty,
+      quickstartPanel(signal, true, () => empty.remove()),
     );
     return;
   }
