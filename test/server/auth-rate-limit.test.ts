@@ -1,0 +1,124 @@
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuthFailureLimiter } from '../../server/http/auth-failures.ts';
+import { testApp } from '../helpers/app.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+
+let database: TestDatabase;
+let t: Awaited<ReturnType<typeof testApp>>;
+beforeAll(async () => {
+  database = await createTestDatabase();
+  t = await testApp(database);
+});
+afterAll(() => database.drop());
+
+const basic = (password: string) => `Basic ${Buffer.from(`me:${password}`).toString('base64')}`;
+
+/** A request as if from `address`: @hono/node-server's bindings carry the socket. */
+async function from(address: string, path: string, authorization?: string) {
+  const res = await t.app.request(
+    path,
+    { headers: authorization ? { authorization } : {} },
+    { incoming: { socket: { remoteAddress: address } } },
+  );
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read what came back
+  const json: any = await res.json();
+  return { status: res.status, retryAfter: res.headers.get('retry-after'), json };
+}
+
+describe('failed authentications per client address', () => {
+  it('answers the 21st bad token 429 rate_limited with Retry-After, before any lookup', async () => {
+    const address = '203.0.113.1';
+    for (let i = 0; i < 20; i++) {
+      const res = await from(address, '/api/v1/projects', `Bearer hld_guess-${i}`);
+      expect([res.status, res.json.error.code]).toEqual([401, 'unauthorized']);
+    }
+    const limited = await from(address, '/api/v1/projects', 'Bearer hld_guess-21');
+    expect([limited.status, limited.json.error.code]).toEqual([429, 'rate_limited']);
+    expect(Number(limited.retryAfter)).toBeGreaterThanOrEqual(1);
+    expect(Number(limited.retryAfter)).toBeLessThanOrEqual(60);
+    expect(limited.json.error.message).toContain(`retry in ${limited.retryAfter} s`);
+    // Even the real token is refused from there, unless it had already worked from there.
+    const fresh = await from(address, '/api/v1/projects', `Bearer ${t.adminToken}`);
+    expect(fresh.status).toBe(429);
+    // Other addresses are not affected.
+    expect((await from('203.0.113.2', '/api/v1/projects', 'Bearer hld_x')).status).toBe(401);
+    expect((await from('203.0.113.2', '/api/v1/projects', `Bearer ${t.adminToken}`)).status).toBe(
+      200,
+    );
+  });
+
+  it('lets a token that already worked from the address through, so an attacker there cannot lock its user out', async () => {
+    const address = '203.0.113.3';
+    expect((await from(address, '/api/v1/projects', `Bearer ${t.adminToken}`)).status).toBe(200);
+    for (let i = 0; i < 25; i++) await from(address, '/api/v1/projects', `Bearer hld_guess-${i}`);
+    expect((await from(address, '/api/v1/projects', 'Bearer hld_guess')).status).toBe(429);
+    expect((await from(address, '/api/v1/projects', `Bearer ${t.adminToken}`)).status).toBe(200);
+  });
+
+  it('counts malformed headers and MLflow Basic passwords with the rest, and MLflow answers RESOURCE_EXHAUSTED', async () => {
+    const address = '203.0.113.4';
+    for (let i = 0; i < 7; i++) await from(address, '/api/v1/projects', 'Token nonsense');
+    for (let i = 0; i < 7; i++)
+      await from(address, '/api/2.0/mlflow/experiments/search?max_results=1', basic(`hld_${i}`));
+    for (let i = 0; i < 6; i++)
+      expect(
+        (await from(address, '/ajax-api/2.0/mlflow-artifacts/artifacts', `Bearer hld_${i}`)).status,
+      ).toBe(401);
+    const limited = await from(
+      address,
+      '/api/2.0/mlflow/experiments/search?max_results=1',
+      basic('hld_more'),
+    );
+    expect([limited.status, limited.json.error_code]).toEqual([429, 'RESOURCE_EXHAUSTED']);
+    expect(Number(limited.retryAfter)).toBeGreaterThanOrEqual(1);
+    expect((await from(address, '/api/v1/projects', 'Bearer hld_again')).status).toBe(429);
+  });
+
+  it('never counts anonymous requests or successes', async () => {
+    const address = '203.0.113.5';
+    for (let i = 0; i < 30; i++) {
+      await from(address, '/api/v1/projects');
+      await from(address, '/api/v1/projects', `Bearer ${t.adminToken}`);
+    }
+    expect((await from(address, '/api/v1/projects', 'Bearer hld_first-bad')).status).toBe(401);
+  });
+
+  it('tells clients apart by their socket address on a real server', async () => {
+    const server: ServerType = serve({ fetch: t.app.fetch, port: 0, hostname: '127.0.0.1' });
+    await new Promise((resolve) => server.once('listening', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1/projects`;
+    try {
+      const statuses = [];
+      for (let i = 0; i < 21; i++) {
+        const res = await fetch(url, { headers: { authorization: `Bearer hld_${i}` } });
+        statuses.push(res.status);
+      }
+      expect(statuses.at(-1)).toBe(429);
+      // app.request has no socket: its bucket is another one.
+      expect((await t.call('GET', '/api/v1/projects', undefined, 'hld_nope')).status).toBe(401);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
+
+describe('AuthFailureLimiter', () => {
+  it('slides its window and forgets the least recently seen address past its cap', () => {
+    const limiter = new AuthFailureLimiter({ failures: 2, windowMs: 10_000, maxClients: 2 });
+    limiter.fail('a', undefined, 0);
+    limiter.fail('a', undefined, 4_000);
+    expect(limiter.retryAfterSeconds('a', 5_000)).toBe(5);
+    expect(limiter.retryAfterSeconds('a', 10_000)).toBe(0);
+    limiter.fail('a', undefined, 10_500);
+    expect(limiter.retryAfterSeconds('a', 10_500)).toBe(4);
+    limiter.succeed('b', 'hash');
+    limiter.fail('c', undefined, 10_500);
+    // 'a' was the least recently seen of three, with room for two.
+    expect(limiter.retryAfterSeconds('a', 10_500)).toBe(0);
+    expect(limiter.knownGood('b', 'hash')).toBe(true);
+    limiter.fail('b', 'hash', 10_600);
+    expect(limiter.knownGood('b', 'hash')).toBe(false);
+  });
+});
