@@ -4,6 +4,7 @@ import { and, asc, desc, eq, inArray } from 'drizzle-orm';
 import { z } from 'zod';
 import { models, modelVersions } from '../db/schema/index.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
+import { authorize } from '../services/principal.ts';
 import { createVersion, type ModelRow, type ModelVersionRow } from '../services/registry.ts';
 import { MlflowError } from './errors.ts';
 import { compare, exact, page, pageOffset, parseFilter, parseOrder } from './registry-search.ts';
@@ -68,7 +69,10 @@ export function mlflowModelVersionRoutes(deps: AppDeps) {
         page_token: z.string().max(100).optional(),
       }),
     );
-    const visible = await visibleProjects(db, c.get('principal'));
+    // An anonymous caller is refused unless reads are public, as experiments/search does.
+    const principal = c.get('principal');
+    authorize(principal, principal?.projectId ?? null, 'read', deps.config.HELDOUT_PUBLIC_READ);
+    const visible = await visibleProjects(db, principal);
     const where = parseFilter(q.filter, {
       name: (op, v) => compare(models.name, op, v),
       run_id: exact(modelVersions.runId, parseRunId),

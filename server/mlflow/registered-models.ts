@@ -83,7 +83,10 @@ export function mlflowRegisteredModelRoutes(deps: AppDeps) {
         page_token: z.string().max(100).optional(),
       }),
     );
-    const visible = await visibleProjects(db, c.get('principal'));
+    // An anonymous caller is refused unless reads are public, as experiments/search does.
+    const principal = c.get('principal');
+    authorize(principal, principal?.projectId ?? null, 'read', deps.config.HELDOUT_PUBLIC_READ);
+    const visible = await visibleProjects(db, principal);
     const where = parseFilter(q.filter, { name: (op, v) => compare(models.name, op, v) });
     const order = parseOrder(
       q.order_by,
