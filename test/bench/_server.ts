@@ -32,6 +32,7 @@ export async function benchServer(databaseUrl: string) {
   return {
     url,
     token,
+    pid: child.pid!,
     client: new HeldoutClient({ baseUrl: url, token }),
     async stop() {
       child.kill('SIGTERM');
