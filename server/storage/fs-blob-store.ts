@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -22,10 +23,20 @@ export function createFsBlobStore(root: string): BlobStore {
     if (!m) throw new BlobNotFoundError(`not a blob key: ${key}`);
     return path.join(root, 'blobs', 'sha256', m[1]!, m[2]!);
   };
+  // Keys are hex hashes, so no key can name a path outside the store; what remains is a symlink
+  // planted inside it (by someone with access to the data directory, or a restored backup). The
+  // store's own files are never links, so any link on the way is refused rather than followed.
+  const contained = async (file: string) => {
+    const [realRoot, real] = await Promise.all([fs.realpath(root), fs.realpath(file)]);
+    if (real !== path.join(realRoot, path.relative(root, file))) {
+      throw new Error(`${file} resolves to ${real} through a symlink; the blob store follows none`);
+    }
+  };
 
   return {
     async put(source): Promise<StoredBlob> {
       await fs.mkdir(tmpDir, { recursive: true });
+      await contained(tmpDir);
       const tmp = path.join(tmpDir, `${Date.now()}-${randomBytes(8).toString('hex')}`);
       const file = await fs.open(tmp, 'wx');
       const hash = createHash('sha256');
@@ -47,6 +58,7 @@ export function createFsBlobStore(root: string): BlobStore {
         const key = `sha256/${sha256.slice(0, 2)}/${sha256.slice(2)}`;
         const target = blobPath(key);
         await fs.mkdir(path.dirname(target), { recursive: true });
+        await contained(path.dirname(target));
         // Same key, same bytes: replacing an existing blob is harmless, so no existence check races.
         await fs.rename(tmp, target);
         return { key, sha256, sizeBytes };
@@ -57,9 +69,13 @@ export function createFsBlobStore(root: string): BlobStore {
     },
 
     async open(key) {
-      const handle = await fs.open(blobPath(key), 'r').catch((err: NodeJS.ErrnoException) => {
+      const file = blobPath(key);
+      const missing = (err: NodeJS.ErrnoException) => {
         throw err.code === 'ENOENT' ? new BlobNotFoundError(`blob ${key} is missing`) : err;
-      });
+      };
+      await contained(file).catch(missing);
+      // O_NOFOLLOW closes the gap between the check and the open for the last component.
+      const handle = await fs.open(file, constants.O_RDONLY | constants.O_NOFOLLOW).catch(missing);
       return Readable.toWeb(handle.createReadStream()) as ReadableStream<Uint8Array>;
     },
   };
