@@ -14,6 +14,10 @@ import { LineSplitter } from '../storage/lines.ts';
 import { CleaningReporter } from './dataset-cleaning.ts';
 import { RowValidator, type DatasetKind } from './datasets-rows.ts';
 
+// One row is held in memory while it is validated, so a file without newlines must not become
+// one row the size of the upload; no real training example comes near this.
+export const MAX_ROW_BYTES = 16 * 1024 ** 2;
+
 type ProjectRow = typeof projects.$inferSelect;
 type DatasetRow = typeof datasets.$inferSelect;
 type VersionRow = typeof datasetVersions.$inferSelect;
@@ -92,7 +96,17 @@ export async function uploadDatasetVersion(
 
   const cleaning = new CleaningReporter();
   const rows = new RowValidator(kind, input.maxRows, (line, fields) => cleaning.add(line, fields));
-  const lines = new LineSplitter((line, text) => rows.accept(line, text));
+  const lines = new LineSplitter((line, text) => rows.accept(line, text), {
+    maxBytes: MAX_ROW_BYTES,
+    onTooLong: (line) => {
+      throw new AppError(
+        413,
+        'payload_too_large',
+        `line ${line}: a row may hold at most ${MAX_ROW_BYTES} bytes`,
+        { maxRowBytes: MAX_ROW_BYTES, line },
+      );
+    },
+  });
   async function* validated(body: AsyncIterable<Uint8Array>) {
     for await (const chunk of body) {
       lines.push(chunk);
