@@ -1,5 +1,7 @@
 import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { authenticate } from '../http/auth.ts';
+import { AppError } from '../http/errors.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
 import { mlflowArtifactListRoutes, mlflowArtifactRoutes } from './artifacts.ts';
 import { MlflowError, toMlflowErrorResponse } from './errors.ts';
@@ -42,8 +44,21 @@ const artifactRoutes: MlflowRoutes[] = [
  * mountMlflow(app, deps); // on the top-level app, beside /api/v1
  */
 export function mountMlflow(app: Hono<AppEnv>, deps: AppDeps) {
-  const group = (routes: MlflowRoutes[]) => {
+  // Tracking calls read their whole JSON body (whatever its Content-Type says), so it is limited
+  // as /api/v1's is; the artifact routes stream their bodies under their own limit.
+  const jsonLimit = bodyLimit({
+    maxSize: deps.config.HELDOUT_MAX_JSON_BYTES,
+    onError: () => {
+      throw new AppError(
+        413,
+        'payload_too_large',
+        `the body is larger than ${deps.config.HELDOUT_MAX_JSON_BYTES} bytes`,
+      );
+    },
+  });
+  const group = (routes: MlflowRoutes[], { streamed }: { streamed: boolean }) => {
     const sub = new Hono<AppEnv>()
+      .use((c, next) => (streamed ? next() : jsonLimit(c, next)))
       .use(async (c, next) => {
         // Basic auth as MLflow clients send it: any user name, the heldout token as password.
         const basic = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(c.req.header('authorization') ?? '');
@@ -66,8 +81,8 @@ export function mountMlflow(app: Hono<AppEnv>, deps: AppDeps) {
       })
       .onError((err, c) => toMlflowErrorResponse(err, c, deps.logger));
   };
-  const tracking = group(trackingRoutes);
-  const artifacts = group(artifactRoutes);
+  const tracking = group(trackingRoutes, { streamed: false });
+  const artifacts = group(artifactRoutes, { streamed: true });
   for (const prefix of ['/api/2.0', '/ajax-api/2.0']) {
     app.route(`${prefix}/mlflow`, tracking);
     app.route(`${prefix}/mlflow-artifacts`, artifacts);
