@@ -2,6 +2,7 @@ import { asc, desc, eq, inArray, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { checkpoints, modelVersions, models } from '../db/schema/index.ts';
 import type { ModelRow, ModelVersionRow } from '../services/registry.ts';
+import { parseRunId, parseSource } from './registry-sources.ts';
 import { aliasesOf, PROJECT_TAG } from './registry-store.ts';
 
 /** MLflow's stages; Staging and Production are heldout aliases of the same name in lower case. */
@@ -35,10 +36,15 @@ export function sourceOf(j: VersionJoin): string {
   return `heldout:/checkpoints/${j.version.checkpointId}`;
 }
 
-/** The artifact URI a client downloads the version from (runs:/ resolved). */
+/**
+ * The artifact URI a client downloads the version from: always this server's own. The source a
+ * client registered is echoed as it was sent, but it may name any host (`http://10.0.0.5/<run
+ * id>/artifacts/m`), so only the run and path it was checked to name are handed out.
+ */
 export function downloadUri(j: VersionJoin): string {
-  const runs = /^runs:\/+([^/]+)\/?(.*)$/.exec(sourceOf(j));
-  if (runs) return runArtifactUri(j.model.projectId, runs[1]!, runs[2]!);
+  const named = parseSource(sourceOf(j), j.version.runId ?? j.checkpoint.runId ?? undefined);
+  const runId = named && parseRunId(named.runId);
+  if (runId) return runArtifactUri(j.model.projectId, runId, named.path);
   return sourceOf(j);
 }
 

@@ -1,4 +1,6 @@
+import type { HttpBindings } from '@hono/node-server';
 import { createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { HeldoutClient } from '../client/index.ts';
 import { AppError } from '../http/errors.ts';
 import type { AppDeps } from '../http/env.ts';
@@ -34,6 +36,19 @@ type State = z.infer<typeof state>;
 const MAX_EVENTS = 100;
 
 /**
+ * Where this server listens, from the request's own connection. Never the request's URL: its host
+ * is the Host header, which the client chooses, and would aim the server's requests (carrying the
+ * caller's token) at any machine the server can reach. Without a socket (`app.request` in tests),
+ * the configured address.
+ */
+function selfOrigin(c: Context, deps: AppDeps): string {
+  const socket = (c.env as Partial<HttpBindings> | undefined)?.incoming?.socket;
+  const host = socket?.localAddress ?? deps.config.HOST;
+  const port = socket?.localPort ?? deps.config.PORT;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/**
  * The UI's "run the quickstart" on an empty server: the same flow as `heldout quickstart`, run by
  * the server against itself with the caller's token, one at a time. Its progress lives in memory
  * (the runs, evaluations and verdicts it makes are in the database like any others).
@@ -61,7 +76,7 @@ export function quickstartRoutes(deps: AppDeps) {
           );
         const body = c.req.valid('json');
         const token = /^Bearer\s+(\S+)/i.exec(c.req.header('authorization') ?? '')![1]!;
-        const server = new URL(c.req.url).origin;
+        const server = selfOrigin(c, deps);
         const run: State = {
           status: 'running',
           project: body.project,
