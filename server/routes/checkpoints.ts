@@ -56,7 +56,10 @@ export function checkpointRoutes(deps: AppDeps) {
         security: bearerSecurity,
         request: { params: runParam },
         responses: {
-          200: jsonResponse(z.object({ checkpoints: z.array(checkpoint) }), 'By step'),
+          200: jsonResponse(
+            z.object({ checkpoints: z.array(checkpoint) }),
+            'By step, at most 10000 (and 10000 files of each)',
+          ),
           ...errorResponses,
         },
       }),

@@ -70,7 +70,10 @@ export function gateRoutes(deps: AppDeps) {
         security: bearerSecurity,
         request: { params: projectParam },
         responses: {
-          200: jsonResponse(z.object({ gates: z.array(gate) }), 'Latest versions, by name'),
+          200: jsonResponse(
+            z.object({ gates: z.array(gate) }),
+            'Latest versions, by name, at most 10000',
+          ),
           ...errorResponses,
         },
       }),

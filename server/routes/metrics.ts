@@ -62,7 +62,7 @@ export function metricRoutes(deps: AppDeps) {
         responses: {
           200: jsonResponse(
             z.object({ metrics: z.array(metricSummary) }),
-            'Every metric of the run',
+            'Every metric of the run, by key, at most 10000',
           ),
           ...errorResponses,
         },

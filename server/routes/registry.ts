@@ -66,7 +66,7 @@ export function registryRoutes(deps: AppDeps) {
         security: bearerSecurity,
         request: { params: projectParam },
         responses: {
-          200: jsonResponse(z.object({ models: z.array(model) }), 'By name'),
+          200: jsonResponse(z.object({ models: z.array(model) }), 'By name, at most 10000'),
           ...errorResponses,
         },
       }),
@@ -83,7 +83,10 @@ export function registryRoutes(deps: AppDeps) {
         security: bearerSecurity,
         request: { params: modelParams },
         responses: {
-          200: jsonResponse(modelDetail, 'The model, its versions and aliases'),
+          200: jsonResponse(
+            modelDetail,
+            'The model, its versions and aliases (at most 10000 of each)',
+          ),
           ...errorResponses,
         },
       }),
@@ -155,7 +158,10 @@ export function registryRoutes(deps: AppDeps) {
         summary: "The audit trail of the model's alias moves",
         request: { params: modelParams },
         responses: {
-          200: jsonResponse(z.object({ promotions: z.array(promotion) }), 'Newest first'),
+          200: jsonResponse(
+            z.object({ promotions: z.array(promotion) }),
+            'Newest first, at most 10000',
+          ),
           ...errorResponses,
         },
       }),

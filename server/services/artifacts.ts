@@ -140,7 +140,9 @@ export async function listArtifactDirectory(
     .from(artifacts)
     .where(and(eq(artifacts.runId, runId), sql`starts_with(${artifacts.path}, ${prefix})`))
     .groupBy(name, isDir)
-    .orderBy(sql`${name} collate "C"`, isDir);
+    .orderBy(sql`${name} collate "C"`, isDir)
+    // MLflow's listing has no pages; a directory of more entries than this is shown cut short.
+    .limit(10_000);
   return rows.map((r) => ({ ...r, sizeBytes: r.isDir ? null : Number(r.sizeBytes) }));
 }
 

@@ -104,39 +104,84 @@ export async function registerCheckpoint(
   return row!;
 }
 
+// A checkpoint directory lists its files in full unless it holds an absurd number of them.
+const MAX_FILES_SHOWN = 10_000;
+
+/**
+ * Checkpoints as the API shows them, each with its files (the run's artifacts under its path),
+ * read in one query for all of them. Files are matched to a checkpoint by equality of one of
+ * their parent directories with its path, a hash join: a prefix match against every checkpoint
+ * would cost checkpoints x artifacts.
+ *
+ * @example
+ * const [shown] = await presentCheckpoints(db, [row]);
+ */
 export async function presentCheckpoints(db: Db, rows: CheckpointRow[]): Promise<Checkpoint[]> {
-  return Promise.all(
-    rows.map(async (c) => ({
-      id: c.id,
-      projectId: c.projectId,
-      runId: c.runId,
-      kind: c.kind,
-      step: c.step,
-      sha256: c.sha256,
-      sizeBytes: c.sizeBytes,
-      trainableParams: c.trainableParams,
-      totalParams: c.totalParams,
-      baseCheckpointId: c.baseCheckpointId,
-      path: c.storageKey,
-      files: c.runId
-        ? (await filesOf(db, c.runId, c.storageKey)).map((f) => ({
-            name: f.path.slice(c.storageKey.length + 1),
-            sizeBytes: f.sizeBytes,
-            sha256: f.sha256,
-          }))
-        : [],
-      modelConfig: c.modelConfig as Record<string, unknown>,
-      createdAt: c.createdAt.toISOString(),
+  const ids = rows.filter((c) => c.runId).map((c) => c.id);
+  const list = (values: string[]) =>
+    sql.join(
+      values.map((v) => sql`${v}::uuid`),
+      sql`, `,
+    );
+  const runIds = [...new Set(rows.flatMap((c) => (c.runId ? [c.runId] : [])))];
+  const files = ids.length
+    ? ((await db.execute(sql`
+        select checkpoint_id, path, size_bytes, sha256 from (
+          select c.id as checkpoint_id, a.path, a.size_bytes, a.sha256,
+            row_number() over (partition by c.id order by a.path) as n
+          from artifacts a
+          cross join lateral (
+            select array_to_string(p.parts[1:i], '/') as dir
+            from (select string_to_array(a.path, '/') as parts) p,
+              generate_series(1, cardinality(p.parts) - 1) i
+          ) d
+          join checkpoints c on c.run_id = a.run_id and c.storage_key = d.dir
+          where a.run_id in (${list(runIds)}) and c.id in (${list(ids)})
+        ) f
+        where n <= ${MAX_FILES_SHOWN}
+        order by checkpoint_id, path`)) as unknown as {
+        checkpoint_id: string;
+        path: string;
+        size_bytes: string | number;
+        sha256: string;
+      }[])
+    : [];
+  const byCheckpoint = new Map<string, typeof files>();
+  for (const f of files) {
+    const list = byCheckpoint.get(f.checkpoint_id);
+    if (list) list.push(f);
+    else byCheckpoint.set(f.checkpoint_id, [f]);
+  }
+  return rows.map((c) => ({
+    id: c.id,
+    projectId: c.projectId,
+    runId: c.runId,
+    kind: c.kind,
+    step: c.step,
+    sha256: c.sha256,
+    sizeBytes: c.sizeBytes,
+    trainableParams: c.trainableParams,
+    totalParams: c.totalParams,
+    baseCheckpointId: c.baseCheckpointId,
+    path: c.storageKey,
+    files: (byCheckpoint.get(c.id) ?? []).map((f) => ({
+      name: f.path.slice(c.storageKey.length + 1),
+      sizeBytes: Number(f.size_bytes),
+      sha256: f.sha256,
     })),
-  );
+    modelConfig: c.modelConfig as Record<string, unknown>,
+    createdAt: c.createdAt.toISOString(),
+  }));
 }
 
 export async function runCheckpoints(db: Db, runId: string): Promise<CheckpointRow[]> {
+  // Unpaged, so bounded: no list endpoint answers with an unbounded number of rows.
   return db
     .select()
     .from(checkpoints)
     .where(eq(checkpoints.runId, runId))
-    .orderBy(asc(checkpoints.step));
+    .orderBy(asc(checkpoints.step))
+    .limit(10_000);
 }
 
 export async function findCheckpoint(db: Db, id: string): Promise<CheckpointRow> {

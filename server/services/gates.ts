@@ -91,11 +91,13 @@ export async function saveGate(
 
 /** The latest version of every gate of the project, by name. */
 export async function listGates(db: Db, projectId: number): Promise<GateRow[]> {
+  // Unpaged, so bounded: no list endpoint answers with an unbounded number of rows.
   return db
     .selectDistinctOn([gates.name])
     .from(gates)
     .where(eq(gates.projectId, projectId))
-    .orderBy(gates.name, desc(gates.version));
+    .orderBy(gates.name, desc(gates.version))
+    .limit(10_000);
 }
 
 /** A gate by name: its latest version, or `version`. */

@@ -127,7 +127,9 @@ export async function listMetrics(sql: Sql, runId: string): Promise<MetricSummar
     }[]
   >`
     select key, last_step, last_value, last_wall_time, min_value, max_value
-    from metric_series where run_id = ${runId} order by key`;
+    from metric_series where run_id = ${runId}
+    order by key
+    limit 10000 -- unpaged, so bounded: no list endpoint answers with unbounded rows`;
   return rows.map((r) => ({
     key: r.key,
     lastStep: r.last_step,

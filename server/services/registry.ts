@@ -78,7 +78,13 @@ export async function createModel(
 }
 
 export async function listModels(db: Db, projectId: number): Promise<ModelRow[]> {
-  return db.select().from(models).where(eq(models.projectId, projectId)).orderBy(asc(models.name));
+  // Unpaged, so bounded: no list endpoint answers with an unbounded number of rows.
+  return db
+    .select()
+    .from(models)
+    .where(eq(models.projectId, projectId))
+    .orderBy(asc(models.name))
+    .limit(10_000);
 }
 
 export async function findModel(db: Tx, projectId: number, name: string): Promise<ModelRow> {
@@ -109,13 +115,15 @@ export async function modelDetail(db: Db, model: ModelRow) {
     .select()
     .from(modelVersions)
     .where(eq(modelVersions.modelId, model.id))
-    .orderBy(asc(modelVersions.version));
+    .orderBy(asc(modelVersions.version))
+    .limit(10_000);
   const aliases = await db
     .select()
     .from(modelAliases)
     .innerJoin(modelVersions, eq(modelVersions.id, modelAliases.modelVersionId))
     .where(eq(modelAliases.modelId, model.id))
-    .orderBy(asc(modelAliases.alias));
+    .orderBy(asc(modelAliases.alias))
+    .limit(10_000);
   return {
     ...presentModel(model),
     versions: versions.map(presentVersion),
@@ -293,7 +301,8 @@ export async function listPromotions(db: Db, model: ModelRow): Promise<Promotion
     .leftJoin(from, eq(from.id, promotions.fromVersionId))
     .leftJoin(verdicts, eq(verdicts.id, promotions.verdictId))
     .where(eq(promotions.modelId, model.id))
-    .orderBy(desc(promotions.createdAt), desc(promotions.id));
+    .orderBy(desc(promotions.createdAt), desc(promotions.id))
+    .limit(10_000);
   return rows.map((r) =>
     presentPromotion(model, r.promotion, {
       fromVersion: r.fromVersion,
