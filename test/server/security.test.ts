@@ -66,8 +66,7 @@ async function send(
 
 /**
  * A body of `total` bytes made only as the server reads it, in `chunk`-byte pieces with no
- * Content-Length; `pulled()` says how much the server asked for. `line` ends each piece with a
- * newline (or not, for one endless line).
+ * Content-Length, each piece from `fill`; `pulled()` says how much the server asked for.
  */
 function lazyBody(total: number, chunk: number, fill: (offset: number) => Uint8Array) {
   let sent = 0;
