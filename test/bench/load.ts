@@ -92,7 +92,7 @@ export default async function load(args: string[]) {
         },
       ],
     });
-    const [{ n }] = await sql<{ n: number }[]>`
+    const [stored] = await sql<{ n: number }[]>`
       select count(*)::int as n from metric_points p join metric_series s on s.id = p.series_id
       where s.run_id = ${ingestRun.id}`;
     const acknowledged = ingest.requests - ingest.non2xx - ingest.errors;
@@ -119,11 +119,11 @@ export default async function load(args: string[]) {
       ingest: {
         ...ingest,
         pointsPerSecond: Math.round((ingest.requests / seconds) * POINTS),
-        pointsStored: n,
+        pointsStored: stored!.n,
         pointsAcknowledged: acknowledged * POINTS,
         // Requests cut off when the phase ended may be stored without being counted as answered,
         // so stored >= acknowledged; the reverse would be lost data.
-        pointsLost: Math.max(0, acknowledged * POINTS - n),
+        pointsLost: Math.max(0, acknowledged * POINTS - stored!.n),
       },
       runSearch1000: search,
       leaderboard200x10: leaderboard,

@@ -1,8 +1,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openPage } from '../helpers/browser.ts';
 import { startLiveServer } from '../helpers/live-server.ts';
 
 /**
@@ -13,22 +14,16 @@ import { startLiveServer } from '../helpers/live-server.ts';
  * its skills and is at production; DPO ran on top of the LoRA adapter.
  */
 const token = 'hld_quickstart-ui-admin-token-0123';
-const executablePath = process.env.HELDOUT_CHROMIUM ?? '/usr/bin/chromium';
 const shots =
   process.env.HELDOUT_SCREENSHOTS ?? fs.mkdtempSync(path.join(os.tmpdir(), 'heldout-quickstart-'));
 let live: Awaited<ReturnType<typeof startLiveServer>>;
 let browser: Browser;
 let page: Page;
-const consoleErrors: string[] = [];
+let consoleErrors: string[];
 
 beforeAll(async () => {
-  if (!fs.existsSync(executablePath))
-    throw new Error(`no Chromium at ${executablePath}: apt-get install -y chromium`);
+  ({ browser, page, consoleErrors } = await openPage());
   live = await startLiveServer(token, { worker: true });
-  browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
-  page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
-  page.on('pageerror', (e) => consoleErrors.push(e.message));
 }, 120_000);
 afterAll(async () => {
   await browser?.close();

@@ -2,12 +2,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deltaHeatmap, leaderboardScores, lossChart } from '../../web/charts/index.ts';
+import { launchChromium } from '../helpers/browser.ts';
 
-// Debian's Chromium (`.ci/run` installs it when missing), never a test tool's own download.
-const executablePath = process.env.HELDOUT_CHROMIUM ?? '/usr/bin/chromium';
 // The same local builds the UI serves: no CDN.
 const scripts = [
   'vega/build/vega.min.js',
@@ -18,10 +17,7 @@ const shots = fs.mkdtempSync(path.join(os.tmpdir(), 'heldout-charts-'));
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!fs.existsSync(executablePath))
-    throw new Error(`no Chromium at ${executablePath}: apt-get install -y chromium`);
-  // Root in CI containers: Chromium's sandbox needs user namespaces it may not have there.
-  browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
+  browser = await launchChromium();
 }, 60_000);
 afterAll(async () => {
   await browser?.close();

@@ -1,8 +1,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openPage } from '../helpers/browser.ts';
 import { startLiveServer } from '../helpers/live-server.ts';
 import { seedLeaderboard } from '../helpers/leaderboard-seed.ts';
 import { seedBank } from '../helpers/seeded-project.ts';
@@ -14,25 +15,19 @@ import { seedBank } from '../helpers/seeded-project.ts';
  * (or a temporary directory).
  */
 const token = 'hld_ui-test-admin-token-0123456789';
-const executablePath = process.env.HELDOUT_CHROMIUM ?? '/usr/bin/chromium';
 const shots =
   process.env.HELDOUT_SCREENSHOTS ?? fs.mkdtempSync(path.join(os.tmpdir(), 'heldout-ui-'));
 let live: Awaited<ReturnType<typeof startLiveServer>>;
 let seeded: Awaited<ReturnType<typeof seedBank>>;
 let browser: Browser;
 let page: Page;
-const consoleErrors: string[] = [];
+let consoleErrors: string[];
 
 beforeAll(async () => {
-  if (!fs.existsSync(executablePath))
-    throw new Error(`no Chromium at ${executablePath}: apt-get install -y chromium`);
   fs.mkdirSync(shots, { recursive: true });
+  ({ browser, page, consoleErrors } = await openPage());
   live = await startLiveServer(token, { worker: true });
   seeded = await seedBank(live.client);
-  browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
-  page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
-  page.on('pageerror', (e) => consoleErrors.push(e.message));
 }, 600_000);
 afterAll(async () => {
   await browser?.close();
