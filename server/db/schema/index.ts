@@ -7,3 +7,4 @@ export * from './evaluations.ts';
 export * from './registry.ts';
 export * from './jobs.ts';
 export * from './preferences.ts';
+export * from './serving.ts';
