@@ -37,3 +37,6 @@ export function tone(delta: number | null | undefined, higherIsBetter = true): s
   if (delta === null || delta === undefined || Math.abs(delta) < 1e-9) return 'neutral';
   return delta > 0 === higherIsBetter ? 'good' : 'bad';
 }
+
+/** A case's input or expected value as shown: strings as they are, anything else as JSON. */
+export const caseText = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v, null, 1));

@@ -1,6 +1,6 @@
 import { api, query } from '../api.ts';
 import { h, mount } from '../dom.ts';
-import { num, signed } from '../format.ts';
+import { caseText, num, signed } from '../format.ts';
 import { projectPath, setQuery, type View } from '../router.ts';
 
 interface Side {
@@ -52,8 +52,6 @@ const side = (project: string, s: Side) =>
         `${s.runName ?? s.runId.slice(0, 8)} @ step ${s.step ?? '–'}`,
       )
     : `base ${s.checkpointId.slice(0, 8)}`;
-
-const text = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v, null, 1));
 
 /** Two evaluations of one suite version, case by case: which cases flipped and by how much. */
 export async function evalDiffPage({ root, params, query: q }: View) {
@@ -144,8 +142,8 @@ export async function evalDiffPage({ root, params, query: q }: View) {
                   null,
                   h('span', { class: `badge change ${c.change}` }, CHANGE_LABEL[c.change]),
                 ),
-                h('td', null, h('pre', null, text(c.input))),
-                h('td', null, h('pre', null, text(c.expected))),
+                h('td', null, h('pre', null, caseText(c.input))),
+                h('td', null, h('pre', null, caseText(c.expected))),
                 h('td', null, h('pre', null, c.outputA)),
                 h('td', null, h('pre', null, c.outputB)),
                 h('td', { class: 'num' }, num(c.scoreA)),

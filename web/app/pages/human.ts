@@ -1,6 +1,6 @@
 import { api, query } from '../api.ts';
 import { h, mount } from '../dom.ts';
-import { num } from '../format.ts';
+import { caseText, num } from '../format.ts';
 import { setQuery, type View } from '../router.ts';
 import type { Evaluation, Suite } from '../types.ts';
 
@@ -19,7 +19,6 @@ interface Case {
 }
 
 const PAGE = 10;
-const text = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v, null, 1));
 const label = (e: ListedEvaluation) =>
   `${e.checkpoint?.runName ?? 'base'}${e.checkpoint?.step != null ? ` @ step ${e.checkpoint.step}` : ''} · v${e.suiteVersion}`;
 
@@ -251,12 +250,17 @@ function rateCase(evaluationId: string, c: Case) {
     'div',
     { class: 'case-card', 'data-case': c.caseId },
     h('div', { class: 'dim' }, c.caseId),
-    h('pre', { class: 'prompt' }, text(c.input)),
+    h('pre', { class: 'prompt' }, caseText(c.input)),
     h(
       'div',
       { class: 'pair' },
       h('div', null, h('div', { class: 'label' }, 'output'), h('pre', null, c.output)),
-      h('div', null, h('div', { class: 'label' }, 'expected'), h('pre', null, text(c.expected))),
+      h(
+        'div',
+        null,
+        h('div', { class: 'label' }, 'expected'),
+        h('pre', null, caseText(c.expected)),
+      ),
     ),
     h(
       'div',
@@ -297,7 +301,12 @@ function rankCase(project: string, a: Case, b: Case, swap: boolean) {
     try {
       await api('/preferences', {
         method: 'POST',
-        json: { project, prompt: text(a.input), chosen: chosen.output, rejected: rejected.output },
+        json: {
+          project,
+          prompt: caseText(a.input),
+          chosen: chosen.output,
+          rejected: rejected.output,
+        },
       });
       status.textContent = ' recorded';
     } catch (err) {
@@ -307,7 +316,7 @@ function rankCase(project: string, a: Case, b: Case, swap: boolean) {
   return h(
     'div',
     { class: 'case-card', 'data-case': a.caseId },
-    h('pre', { class: 'prompt' }, text(a.input)),
+    h('pre', { class: 'prompt' }, caseText(a.input)),
     h('div', { class: 'pair' }, h('pre', null, left.output), h('pre', null, right.output)),
     h(
       'div',
