@@ -3,7 +3,7 @@ import { api } from '../api.ts';
 import { draw } from '../chart.ts';
 import { h, mount } from '../dom.ts';
 import { findingList } from '../findings.ts';
-import { count, duration, num, signed, when } from '../format.ts';
+import { count, duration, num, signed, tone, when } from '../format.ts';
 import { projectPath, refresh, setQuery, type View } from '../router.ts';
 import { loadSeries } from '../series.ts';
 import type { Checkpoint, Evaluation, Finding, Job, MetricSummary, Run } from '../types.ts';
@@ -311,11 +311,7 @@ function checkpointTable(project: string, checkpoints: Checkpoint[], evals: RunE
               },
               agg ? num(agg.value) : '–',
               delta !== null &&
-                h(
-                  'div',
-                  { class: `delta ${delta > 0 ? 'good' : delta < 0 ? 'bad' : 'neutral'}` },
-                  `${signed(delta)} vs base`,
-                ),
+                h('div', { class: `delta ${tone(delta)}` }, `${signed(delta)} vs base`),
               prev && prev.status === 'finished'
                 ? h(
                     'a',
