@@ -38,6 +38,11 @@ export interface EmbeddedPostgresOptions {
   /** Receives postgres' log lines (they always also go to `<dir>/postgres.log`). */
   onLog?: (line: string) => void;
   startTimeoutMs?: number;
+  /**
+   * Listen on this port instead of a free one: a restart on the same port is what clients that
+   * reconnect by themselves (a running heldout server) see after Postgres comes back.
+   */
+  port?: number;
 }
 
 interface Binaries {
@@ -177,7 +182,7 @@ export async function startEmbeddedPostgres(
   const password = fs.readFileSync(secretFile, 'utf8').trim();
   await stopLeftover(clusterDir);
 
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const settings = {
     listen_addresses: '127.0.0.1',
     unix_socket_directories: '',

@@ -61,6 +61,9 @@ const unavailableCodes = new Set([
   'CONNECTION_DESTROYED',
   'CONNECT_TIMEOUT',
   '57P01', // admin_shutdown
+  // A backend crashed and Postgres restarts every session; usually the socket is just reset
+  // (ECONNRESET), but the message is sent when it can be (test/server/db-restart.test.ts).
+  '57P02', // crash_shutdown
   '57P03', // cannot_connect_now
 ]);
 

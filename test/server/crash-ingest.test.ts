@@ -16,7 +16,10 @@ beforeAll(async () => {
   database = await createTestDatabase();
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'heldout-crash-'));
 });
+const stops: (() => Promise<void>)[] = [];
 afterAll(async () => {
+  // A failed test can leave its clients sending: stopped here, before their server goes away.
+  await Promise.allSettled(stops.map((stop) => stop()));
   for (const s of servers) s.child.kill('SIGKILL');
   await database.drop();
   fs.rmSync(dataDir, { recursive: true, force: true });
@@ -92,6 +95,7 @@ describe('kill -9 of the server during batch metric ingest', () => {
 
     const stream = streamBatches({ url: first.url, token: TOKEN, runId, clients: 4 });
     const writer = runWriter(first.url);
+    stops.push(stream.stop, writer.stop);
     // Killed once batches have been acknowledged and while others are still being written.
     await until(
       'acknowledged batches with more in flight',
