@@ -48,7 +48,8 @@ beforeAll(async () => {
   expect((await call('POST', '/projects', { name: 'restart' })).status).toBe(201);
 });
 afterAll(async () => {
-  await server?.close();
+  // Bounded, so that a server stuck on open requests never leaves its Postgres running behind.
+  await Promise.race([server?.close(), new Promise((r) => setTimeout(r, 15_000))]);
   await pg?.stop();
   fs.rmSync(dir, { recursive: true, force: true });
 });
