@@ -26,6 +26,8 @@ import { runRoutes } from './routes/runs.ts';
 import { suiteRoutes } from './routes/suites.ts';
 import { webRoutes } from './routes/web.ts';
 import { mountMlflow } from './mlflow/app.ts';
+import { servingRoutes } from './routes/serving.ts';
+import { mountOpenAi } from './serve/app.ts';
 
 /**
  * The whole HTTP surface as one Hono app. Tests call `app.request()` on it with no socket open.
@@ -75,7 +77,8 @@ export function createApp(deps: AppDeps) {
     .route('/', leaderboardRoutes(deps))
     .route('/', runEvaluationRoutes(deps))
     .route('/', quickstartRoutes(deps))
-    .route('/', evaluationViewRoutes(deps));
+    .route('/', evaluationViewRoutes(deps))
+    .route('/', servingRoutes(deps));
   api.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: {
@@ -90,6 +93,7 @@ export function createApp(deps: AppDeps) {
     .use(requestLog(deps.logger))
     .route('/api/v1', api);
   mountMlflow(app, deps);
+  mountOpenAi(app, deps);
   return app
     .route('/', webRoutes())
     .notFound((c) =>

@@ -70,6 +70,13 @@ export const configSchema = z.object({
   HELDOUT_JOB_STALE_SECONDS: z.coerce.number().int().min(3).max(3600).default(30),
   // Debug aid: keep postgres' own log lines on stderr instead of only in the data directory.
   HELDOUT_PG_LOG: flag.default(false),
+  // Generations the OpenAI-compatible API (/v1) runs at once; they take turns token by token on
+  // the server's one JavaScript thread, so more slots shorten waits, not the total work.
+  HELDOUT_SERVE_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
+  // Requests that may wait for a slot; one more is answered 429. 0: refuse whenever all are busy.
+  HELDOUT_SERVE_QUEUE: z.coerce.number().int().min(0).max(100_000).default(64),
+  // Checkpoints (bases and adapters) kept loaded for /v1; the least recently used idle one goes.
+  HELDOUT_SERVE_MAX_MODELS: z.coerce.number().int().min(1).max(1000).default(8),
 });
 
 export type Config = z.infer<typeof configSchema> & { dataDir: string };

@@ -1,0 +1,198 @@
+/**
+ * The checkpoints `/v1` has loaded, by checkpoint id: never by alias, so when an alias moves the
+ * next request simply asks for another checkpoint, and a version two aliases share loads once.
+ *
+ * Engine: TensorFlow.js, the evaluation path's own (server/worker/evaluate.ts), for full
+ * checkpoints and adapters alike, so what a client is served is what the gate judged, token for
+ * token. An adapter is its forward options (`loadAdapter`) on its base, which is loaded once and
+ * shared by every adapter of it: a LoRA adapter costs its own few hundred kB, not another copy of
+ * the base. ONNX Runtime generates several times faster (`npm run bench -- model`), but its logits
+ * agree with tfjs only to 1e-4, enough to flip a greedy choice now and then, and it would need
+ * one merged export per adapter; it belongs here once evaluations generate with it too.
+ */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { and, eq, sql } from 'drizzle-orm';
+import type { Logger } from 'pino';
+import * as m from '../../plugins/model/index.ts';
+import { BUILTIN_MODELS } from '../../plugins/model/base/builtin.ts';
+import type { Db } from '../db/client.ts';
+import { artifacts, checkpoints } from '../db/schema/index.ts';
+import { adapterBaseSource } from '../services/jobs.ts';
+import type { BlobStore } from '../storage/blob-store.ts';
+
+type CheckpointRow = typeof checkpoints.$inferSelect;
+
+/** A model ready to generate: a base, and the adapter to apply to it, if any. */
+export interface ServedModel {
+  model: m.Gpt2Model;
+  tokenizer: m.Tokenizer;
+  adapter?: m.LoadedAdapter;
+  /** Positions left for prompt and completion (a prompt-tuning prefix takes some). */
+  contextLength: number;
+}
+
+interface Base {
+  model: m.Gpt2Model;
+  tokenizer: m.Tokenizer;
+}
+
+interface Entry<T> {
+  value: Promise<T>;
+  users: number;
+  lastUsed: number;
+  dispose: (value: T) => void;
+}
+
+// tfjs's backend is process-wide: chosen once, as the worker's child does (HELDOUT_BACKEND or
+// the first that loads), so serving and evaluating on one machine compute alike.
+let backend: Promise<m.BackendInfo> | undefined;
+const ensureBackend = () => (backend ??= m.initBackend());
+
+type Source = { kind: 'builtin'; name: string } | { kind: 'checkpoint'; row: CheckpointRow };
+
+/**
+ * Loads checkpoints on first use and keeps at most `max` of them (bases and adapters alike),
+ * dropping the least recently used one nobody is generating with. Loads in flight are shared.
+ */
+export class ModelCache {
+  readonly #entries = new Map<string, Entry<unknown>>();
+
+  constructor(private readonly deps: { db: Db; store: BlobStore; logger: Logger; max: number }) {}
+
+  /** The model to generate with for `checkpoint`; call `release` when done with it. */
+  async acquire(checkpoint: CheckpointRow): Promise<{ served: ServedModel; release(): void }> {
+    await ensureBackend();
+    const held: string[] = [];
+    const release = () => {
+      for (const key of held.splice(0)) {
+        const e = this.#entries.get(key);
+        if (e) e.users--;
+      }
+      this.#evict();
+    };
+    try {
+      if (checkpoint.kind !== 'adapter') {
+        const source = sourceOf(checkpoint);
+        const base = await this.#use(held, keyOf(source), () => this.#loadBase(source));
+        return { served: { ...base, contextLength: base.model.config.n_positions }, release };
+      }
+      // The base an evaluation of this adapter used: the first full model up its lineage.
+      const parent = await adapterBaseSource(this.deps.db, checkpoint, 'model');
+      const source: Source =
+        parent.kind === 'builtin'
+          ? parent
+          : { kind: 'checkpoint', row: await this.#row(parent.checkpointId) };
+      const base = await this.#use(held, keyOf(source), () => this.#loadBase(source));
+      const adapter = await this.#use(
+        held,
+        `adapter:${checkpoint.id}`,
+        () => this.#withFiles(checkpoint, (dir) => m.loadAdapter(dir, base.model.config)),
+        (a) => a.dispose(),
+      );
+      const prefix = adapter.options.prefixEmbeddings?.shape[0] ?? 0;
+      return {
+        served: { ...base, adapter, contextLength: base.model.config.n_positions - prefix },
+        release,
+      };
+    } catch (err) {
+      release();
+      throw err;
+    }
+  }
+
+  /** How many checkpoints are loaded (or loading) now. */
+  get size() {
+    return this.#entries.size;
+  }
+
+  async #use<T>(
+    held: string[],
+    key: string,
+    load: () => Promise<T>,
+    dispose: (value: T) => void = () => {},
+  ): Promise<T> {
+    let entry = this.#entries.get(key) as Entry<T> | undefined;
+    if (!entry) {
+      entry = { value: load(), users: 0, lastUsed: 0, dispose };
+      this.#entries.set(key, entry as Entry<unknown>);
+      // A failed load is forgotten, so the next request tries again.
+      entry.value.catch(() => {
+        if (this.#entries.get(key) === entry) this.#entries.delete(key);
+      });
+    }
+    entry.users++;
+    entry.lastUsed = performance.now();
+    held.push(key);
+    return entry.value;
+  }
+
+  #evict() {
+    while (this.#entries.size > this.deps.max) {
+      const idle = [...this.#entries].filter(([, e]) => e.users === 0);
+      if (!idle.length) return;
+      const [key, entry] = idle.reduce((a, b) => (b[1].lastUsed < a[1].lastUsed ? b : a));
+      this.#entries.delete(key);
+      entry.value.then(entry.dispose, () => {});
+      this.deps.logger.debug({ key }, 'serving: unloaded a checkpoint');
+    }
+  }
+
+  async #row(id: string): Promise<CheckpointRow> {
+    const [row] = await this.deps.db.select().from(checkpoints).where(eq(checkpoints.id, id));
+    if (!row) throw new Error(`checkpoint ${id} is gone`);
+    return row;
+  }
+
+  async #loadBase(source: Source): Promise<Base> {
+    const load = async (dir: string) => {
+      const { config, weights } = await m.loadCheckpointDir(dir);
+      const tokenizer = await m.loadTokenizer(dir);
+      return { model: m.createModel(config, weights, () => false), tokenizer };
+    };
+    if (source.kind === 'builtin') {
+      const dir = BUILTIN_MODELS[source.name];
+      if (!dir) throw new Error(`this server has no built-in model "${source.name}"`);
+      return load(dir);
+    }
+    return this.#withFiles(source.row, load);
+  }
+
+  /**
+   * Copies a run checkpoint's files out of the blob store into a scratch directory for the
+   * loaders (which read directories, as trainers write them), and removes it afterwards: the
+   * weights then live in memory only.
+   */
+  async #withFiles<T>(row: CheckpointRow, use: (dir: string) => Promise<T>): Promise<T> {
+    if (!row.runId) throw new Error(`checkpoint ${row.id} has no files`);
+    const prefix = `${row.storageKey}/`;
+    const files = await this.deps.db
+      .select({ path: artifacts.path, key: artifacts.storageKey })
+      .from(artifacts)
+      .where(and(eq(artifacts.runId, row.runId), sql`starts_with(${artifacts.path}, ${prefix})`));
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'heldout-serve-'));
+    try {
+      for (const f of files) {
+        const name = f.path.slice(prefix.length);
+        // Only the checkpoint's own files; optimiser state and the like in subfolders stay out.
+        if (name.includes('/')) continue;
+        const body = await this.deps.store.open(f.key);
+        await fs.writeFile(path.join(dir, name), body as unknown as AsyncIterable<Uint8Array>);
+      }
+      return await use(dir);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  }
+}
+
+// A built-in base is one entry whether a version names it or an adapter applies to it.
+const keyOf = (s: Source) =>
+  s.kind === 'builtin' ? `builtin:${s.name}` : `checkpoint:${s.row.id}`;
+
+function sourceOf(row: CheckpointRow): Source {
+  if (!row.runId && row.storageKey.startsWith('builtin:'))
+    return { kind: 'builtin', name: row.storageKey.slice('builtin:'.length) };
+  return { kind: 'checkpoint', row };
+}
