@@ -39,10 +39,10 @@ export const servingStats = z
     }),
     firstTokenMs: percentiles(['p50', 'p95']),
     queueMs: percentiles(['p50', 'p95']).openapi({ description: 'waiting for a slot' }),
-    tokensPerSecond: z
-      .number()
-      .nullable()
-      .openapi({ description: 'completion tokens per second of generation' }),
+    tokensPerSecond: z.number().nullable().openapi({
+      description:
+        "a request's own generation speed (completion tokens over generation time, pooled); requests generating together share the CPU",
+    }),
     promptTokens: z.number().int(),
     completionTokens: z.number().int(),
   })

@@ -59,7 +59,10 @@ export interface ServingStats {
   latencyMs: { p50: number; p95: number; p99: number } | null;
   firstTokenMs: { p50: number; p95: number } | null;
   queueMs: { p50: number; p95: number } | null;
-  /** Completion tokens per second of generation, over the window's requests together. */
+  /**
+   * A request's own generation speed: its completion tokens over its generation time, pooled
+   * over the window. Requests generating together share the CPU, so this falls as they overlap.
+   */
   tokensPerSecond: number | null;
   promptTokens: number;
   completionTokens: number;
