@@ -7,10 +7,19 @@ import { blobStoreFor } from '../storage/fs-blob-store.ts';
 import { runCompletion, type ServeDeps } from './completions.ts';
 import { OpenAiError, toOpenAiErrorResponse } from './errors.ts';
 import { ServeLimiter } from './limiter.ts';
-import { ModelCache } from './models.ts';
 import { parseChat, parseCompletion } from './requests.ts';
 import { listServedModels, resolveServedModel } from './resolve.ts';
 import { ServingRecorder } from './stats.ts';
+
+const once = <T>(fn: () => Promise<T>) => {
+  let value: Promise<T> | undefined;
+  // A failed load is not kept: the next request tries again.
+  return () =>
+    (value ??= fn().catch((err: unknown) => {
+      value = undefined;
+      throw err;
+    }));
+};
 
 /**
  * The registry's models served over OpenAI's API under `/v1`: `GET /v1/models`,
@@ -32,11 +41,20 @@ export function mountOpenAi(app: Hono<AppEnv>, deps: AppDeps) {
       deps.config.HELDOUT_SERVE_CONCURRENCY,
       deps.config.HELDOUT_SERVE_QUEUE,
     ),
-    models: new ModelCache({
-      db,
-      store: blobStoreFor(deps.config.dataDir),
-      logger: deps.logger,
-      max: deps.config.HELDOUT_SERVE_MAX_MODELS,
+    // TensorFlow.js and the model code load on the first generation, not with the app: most
+    // servers, and every test that builds an app, never generate (the import takes seconds).
+    engine: once(async () => {
+      const [{ ModelCache }, { generateText }] = await Promise.all([
+        import('./models.ts'),
+        import('./generation.ts'),
+      ]);
+      const models = new ModelCache({
+        db,
+        store: blobStoreFor(deps.config.dataDir),
+        logger: deps.logger,
+        max: deps.config.HELDOUT_SERVE_MAX_MODELS,
+      });
+      return { models, generateText };
     }),
     recorder: new ServingRecorder(db, deps.logger),
   };

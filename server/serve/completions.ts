@@ -13,7 +13,7 @@ import type { AppEnv } from '../http/env.ts';
 import { requirePrincipal } from '../services/principal.ts';
 import { CHAT_STOPS, chatPrompt, type ChatRole } from './chat-template.ts';
 import { badParam, OpenAiError } from './errors.ts';
-import { generateText, type FinishReason } from './generation.ts';
+import type { FinishReason, generateText } from './generation.ts';
 import type { ServeLimiter } from './limiter.ts';
 import type { ModelCache, ServedModel } from './models.ts';
 import type { SamplingParams } from './requests.ts';
@@ -24,7 +24,8 @@ export interface ServeDeps {
   db: Db;
   logger: Logger;
   limiter: ServeLimiter;
-  models: ModelCache;
+  /** The model code, loaded on first use (see app.ts). */
+  engine: () => Promise<{ models: ModelCache; generateText: typeof generateText }>;
   recorder: ServingRecorder;
 }
 
@@ -114,7 +115,7 @@ export async function runCompletion(deps: ServeDeps, c: Context<AppEnv>, input: 
   const chat = input.endpoint === 'chat.completions' ? chatPrompt(input.messages) : undefined;
   try {
     try {
-      const loaded = await deps.models.acquire(resolved.checkpoint);
+      const loaded = await (await deps.engine()).models.acquire(resolved.checkpoint);
       served = loaded.served;
       releaseModel = loaded.release;
     } catch (err) {
@@ -133,6 +134,7 @@ export async function runCompletion(deps: ServeDeps, c: Context<AppEnv>, input: 
   const abort = new AbortController();
   const onGone = () => abort.abort();
   c.req.raw.signal.addEventListener('abort', onGone, { once: true });
+  const { generateText } = await deps.engine();
   const steps = generateText(served, {
     prompt: fitted.prompt,
     maxTokens: fitted.maxTokens,

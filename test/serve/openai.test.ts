@@ -357,6 +357,22 @@ describe('the OpenAI-compatible API, driven by the openai package', () => {
     expect(stats.latencyMs!.p99).toBeGreaterThanOrEqual(stats.latencyMs!.p50);
     expect(stats.tokensPerSecond).toBeGreaterThan(0);
     expect(stats.completionTokens).toBeGreaterThan(0);
+
+    // A version nobody called yet: no figures rather than zeros.
+    const checkpointId = (await admin.models.get('bank', 'assistant')).versions[0]!.checkpointId;
+    await admin.models.create('bank', { name: 'unused' });
+    await admin.models.addVersion('bank', 'unused', { checkpointId });
+    const res = await fetch(`${server.url}/api/v1/projects/bank/models/unused/versions/1/serving`, {
+      headers: { authorization: `Bearer ${ADMIN}` },
+    });
+    expect(await res.json()).toMatchObject({
+      requests: 0,
+      outcomes: {},
+      since: null,
+      latencyMs: null,
+      tokensPerSecond: null,
+      completionTokens: 0,
+    });
   });
 });
 
