@@ -46,3 +46,25 @@ export const runParam = z.object({
 });
 
 export const timestamp = z.iso.datetime().openapi({ example: '2026-11-28T12:00:00.000Z' });
+
+const JSON_MAX_DEPTH = 64;
+
+/** Whether `value` nests at most `max` objects or arrays deep; iterative, so any depth is safe. */
+function nestsAtMost(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= max) return false;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return true;
+}
+
+/**
+ * A free-form JSON object from a client (a run's config). Its depth is bounded: JSON.parse takes
+ * any depth, but JSON.stringify (on the way to a jsonb column) overflows the stack near 5000.
+ */
+export const jsonObject = z
+  .record(z.string(), z.unknown())
+  .refine((v) => nestsAtMost(v, JSON_MAX_DEPTH), `must nest at most ${JSON_MAX_DEPTH} levels deep`);

@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { timestamp } from './common.ts';
+import { jsonObject, timestamp } from './common.ts';
 
 // MLflow's own limits, so anything an MLflow client can log fits here too.
 export const KEY_MAX = 250;
@@ -40,7 +40,7 @@ export const createRunBody = z
         description:
           'trainer plugin; absent for runs logged from outside (notebooks, MLflow clients)',
       }),
-    config: z.record(z.string(), z.unknown()).optional(),
+    config: jsonObject.optional(),
     baseCheckpointId: z.uuid().optional(),
     parentRunId: z.uuid().optional(),
     datasets: z
