@@ -16,6 +16,7 @@ import {
 import { MlflowError } from './errors.ts';
 import {
   assertActive,
+  epochMillis,
   experimentFor,
   fromMlflowStatus,
   idString,
@@ -130,7 +131,7 @@ export function mlflowRunRoutes(deps: AppDeps) {
         z.object({
           experiment_id: idString,
           run_name: z.string().max(250).optional(),
-          start_time: int64.optional(),
+          start_time: epochMillis.optional(),
           user_id: z.string().max(250).optional(),
           tags: z.array(tag).max(100).optional(),
         }),
@@ -164,7 +165,7 @@ export function mlflowRunRoutes(deps: AppDeps) {
         z.object({
           ...runIdFields,
           status: status.optional(),
-          end_time: int64.optional(),
+          end_time: epochMillis.optional(),
           run_name: z.string().min(1).max(250).optional(),
         }),
       );

@@ -1,6 +1,6 @@
 import type { RunStatus, SearchRuns } from '../schemas/runs.ts';
 import { MlflowError } from './errors.ts';
-import { fromMlflowStatus } from './tracking.ts';
+import { fromMlflowStatus, inEpochRange } from './tracking.ts';
 
 /**
  * MLflow's search filter (`metrics.loss < 0.5 and params.lr = '0.1' and tags.x LIKE 'a%'`)
@@ -159,10 +159,13 @@ export function filterToSearch(filter: string | undefined): Partial<SearchRuns> 
           q.ids = q.ids ? q.ids.filter((id) => ids.includes(id)) : ids;
         else q.excludeIds = [...(q.excludeIds ?? []), ...ids];
       } else if (key === 'start_time' || key === 'end_time' || key === 'created') {
+        const value = Math.trunc(number(c));
+        if (!inEpochRange(value))
+          throw invalid(c.text, 'the value must be a time in milliseconds since 1970');
         (q.times ??= []).push({
           field: key === 'end_time' ? 'endedAt' : 'startedAt',
           op: c.op as never,
-          value: Math.trunc(number(c)),
+          value,
         });
       } else {
         throw invalid(

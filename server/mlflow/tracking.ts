@@ -49,6 +49,13 @@ export const int64 = z.union([
     .regex(/^-?\d{1,16}$/, 'must be an integer')
     .transform(Number),
 ]);
+// 0001-01-01 and JavaScript's last date (year 275760): Postgres holds every time between, and
+// a time beyond either is a 500 on its way in (an invalid Date, or Postgres refusing it).
+const EPOCH_MS_MIN = -62_135_596_800_000;
+const EPOCH_MS_MAX = 8.64e15;
+export const inEpochRange = (ms: number) => ms >= EPOCH_MS_MIN && ms <= EPOCH_MS_MAX;
+/** A run's start or end as MLflow sends it: epoch milliseconds, within what can be stored. */
+export const epochMillis = int64.refine(inEpochRange, 'must be a time in milliseconds since 1970');
 /** Ids travel as strings; a JSON number is taken too. */
 export const idString = z.union([z.string(), z.number().transform(String)]);
 export const key = heldoutKey;
