@@ -52,8 +52,9 @@ function sampleString(s: Schema): string {
 }
 
 /**
- * A small valid instance of `schema`: required properties only, the first enum value or union
- * branch, the least number allowed. `hints` overrides values by property name (ids of real rows).
+ * A small valid instance of `schema`: required properties only (every property with
+ * `optional`), the first enum value or union branch, the least number allowed. `hints` overrides
+ * values by property name (ids of real rows).
  *
  * @example
  * sample(doc, { $ref: '#/components/schemas/CreateModel' }, { name: 'bot' }); // { name: 'bot' }
@@ -62,6 +63,7 @@ export function sample(
   doc: OpenApiDoc,
   schema: Schema,
   hints: Record<string, unknown> = {},
+  opts: { optional?: boolean } = {},
   depth = 0,
 ): unknown {
   const s = resolve(doc, schema);
@@ -72,12 +74,12 @@ export function sample(
   const branch = s.oneOf ?? s.anyOf;
   if (branch) {
     const first = branch.find((b) => resolve(doc, b).type !== 'null') ?? branch[0]!;
-    return sample(doc, first, hints, depth + 1);
+    return sample(doc, first, hints, opts, depth + 1);
   }
   if (s.allOf)
     return Object.assign(
       {},
-      ...s.allOf.map((part) => sample(doc, part, hints, depth + 1) as object),
+      ...s.allOf.map((part) => sample(doc, part, hints, opts, depth + 1) as object),
     );
   const type = Array.isArray(s.type) ? s.type.find((t) => t !== 'null') : s.type;
   switch (type ?? (s.properties ? 'object' : undefined)) {
@@ -90,13 +92,15 @@ export function sample(
       return false;
     case 'array':
       return Array.from({ length: s.minItems ?? 0 }, () =>
-        sample(doc, s.items ?? {}, hints, depth + 1),
+        sample(doc, s.items ?? {}, hints, opts, depth + 1),
       );
     case 'object':
       return Object.fromEntries(
-        (s.required ?? []).map((key) => [
+        (opts.optional ? Object.keys(s.properties ?? {}) : (s.required ?? [])).map((key) => [
           key,
-          key in hints ? hints[key] : sample(doc, s.properties?.[key] ?? {}, hints, depth + 1),
+          key in hints
+            ? hints[key]
+            : sample(doc, s.properties?.[key] ?? {}, hints, opts, depth + 1),
         ]),
       );
     default:
