@@ -57,7 +57,7 @@ describe('failed authentications per client address', () => {
     expect((await from(address, '/api/v1/projects', `Bearer ${t.adminToken}`)).status).toBe(200);
   });
 
-  it('counts malformed headers and MLflow Basic passwords with the rest, and MLflow answers RESOURCE_EXHAUSTED', async () => {
+  it('counts malformed headers, MLflow Basic passwords and /v1 with the rest, each answering 429 in its own shape', async () => {
     const address = '203.0.113.4';
     for (let i = 0; i < 7; i++) await from(address, '/api/v1/projects', 'Token nonsense');
     for (let i = 0; i < 7; i++)
@@ -74,6 +74,10 @@ describe('failed authentications per client address', () => {
     expect([limited.status, limited.json.error_code]).toEqual([429, 'RESOURCE_EXHAUSTED']);
     expect(Number(limited.retryAfter)).toBeGreaterThanOrEqual(1);
     expect((await from(address, '/api/v1/projects', 'Bearer hld_again')).status).toBe(429);
+    // OpenAI's /v1 shares the count too, and says so in OpenAI's words.
+    const openai = await from(address, '/v1/models', 'Bearer hld_again');
+    expect([openai.status, openai.json.error.code]).toEqual([429, 'rate_limit_exceeded']);
+    expect(Number(openai.retryAfter)).toBeGreaterThanOrEqual(1);
   });
 
   it('never counts anonymous requests or successes', async () => {

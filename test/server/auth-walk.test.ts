@@ -86,6 +86,7 @@ const ANY_TOKEN = new Set([
   'GET /api/v1/projects', // the projects the token covers
   'GET /api/v1/plugins', // the installed trainer plugins
   'GET /api/v1/quickstart', // the server's quickstart progress; its projects keep their own rights
+  'GET /v1/models', // OpenAI's model list: the versions of the token's projects
   // MLflow listings, filtered to the token's projects.
   ...['/api/2.0/mlflow', '/ajax-api/2.0/mlflow'].flatMap((p) => [
     `GET ${p}/experiments/search`,
@@ -116,6 +117,7 @@ function fill(path: string): string {
     alias: 'staging',
     caseId: 'q1',
     chunk: 'chunk-ABC123.js',
+    model: `${A}/model-${tag}@staging`, // OpenAI's model names: [<project>/]<model>@<alias>
   };
   const named = path.replace(/\/:(\w+)(\{[^}]*\})?/g, (_, name: string, __, offset: number) => {
     if (name !== 'name') return `/${byName[name] ?? 'x'}`;
@@ -217,6 +219,14 @@ async function send(method: string, path: string, route: string, authorization?:
       headers['content-type'] = 'application/json';
       body = JSON.stringify({ ...scalars, tags });
     }
+  } else if (route.startsWith('/v1/') && method !== 'GET') {
+    headers['content-type'] = 'application/json';
+    body = JSON.stringify({
+      model: `${A}/model-${tag}@staging`,
+      prompt: 'hi',
+      messages: [{ role: 'user', content: 'hi' }],
+      max_tokens: 1,
+    });
   } else if (route.startsWith('/api/v1/')) {
     const r = v1Request(method, route);
     url = path + r.query;
@@ -285,5 +295,42 @@ describe('every route refuses callers without the right token', () => {
     }
     expect(offences, `routes that let the wrong caller in:\n${offences.join('\n')}`).toEqual([]);
     expect(adminOk / getRoutes).toBeGreaterThan(0.7);
+  }, 60_000);
+});
+
+/**
+ * heldout has no CORS: a browser page on another origin can neither read an answer nor send a
+ * preflighted request (a JSON body, an Authorization header). Any Access-Control-Allow-* header
+ * on any route would open that door, so none may appear.
+ */
+describe('cross-origin requests', () => {
+  it('get no Access-Control-Allow-* header from any route, preflight or not', async () => {
+    const origin = 'https://evil.example';
+    const offences: string[] = [];
+    for (const { method, path, key } of routeTable()) {
+      const url = fill(path);
+      const preflight = await t.app.request(url, {
+        method: 'OPTIONS',
+        headers: {
+          origin,
+          'access-control-request-method': method,
+          'access-control-request-headers': 'authorization, content-type',
+        },
+      });
+      const answers: [string, Response][] = [['preflight', preflight]];
+      // Reads only: a cross-origin write never gets past its preflight.
+      if (method === 'GET')
+        answers.push([
+          'request',
+          await t.app.request(url, {
+            headers: { origin, authorization: `Bearer ${t.adminToken}` },
+          }),
+        ]);
+      for (const [kind, res] of answers) {
+        const allow = [...res.headers.keys()].filter((h) => h.startsWith('access-control-'));
+        if (allow.length) offences.push(`${key} (${kind}): ${allow.join(', ')}`);
+      }
+    }
+    expect(offences, `routes answering cross-origin callers:\n${offences.join('\n')}`).toEqual([]);
   }, 60_000);
 });
