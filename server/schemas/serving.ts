@@ -31,7 +31,7 @@ export const servingStats = z
     requests: z.number().int().openapi({ description: 'requests in the window' }),
     outcomes: z
       .record(z.string(), z.number().int())
-      .openapi({ description: 'by how they ended: stop, length, cancelled, error' }),
+      .openapi({ description: 'by how they ended: stop, length, cancelled, refused, error' }),
     since: z.string().nullable(),
     until: z.string().nullable(),
     latencyMs: percentiles(['p50', 'p95', 'p99']).openapi({

@@ -126,7 +126,8 @@ export async function runCompletion(deps: ServeDeps, c: Context<AppEnv>, input: 
     }
     fitted = fit(served, input, chat ? chat.prompt : (input as { prompt: string }).prompt);
   } catch (err) {
-    record('error', 0, 0);
+    // A prompt that does not fit is the client's doing, not the model's failure.
+    record(err instanceof OpenAiError && err.status < 500 ? 'refused' : 'error', 0, 0);
     done();
     throw err;
   }

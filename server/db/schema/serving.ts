@@ -18,7 +18,8 @@ export const servingRequests = pgTable(
     // `completions` or `chat.completions`.
     endpoint: text('endpoint').notNull(),
     stream: boolean('stream').notNull(),
-    // `stop`, `length`, `cancelled` (the client went away) or `error`.
+    // `stop`, `length`, `cancelled` (the client went away), `refused` (the prompt did not fit)
+    // or `error`.
     outcome: text('outcome').notNull(),
     promptTokens: integer('prompt_tokens').notNull(),
     completionTokens: integer('completion_tokens').notNull(),
