@@ -54,6 +54,7 @@ describe('migrateDatabase', () => {
       'run_params',
       'run_tags',
       'runs',
+      'serving_requests',
       'suite_versions',
       'suites',
       'verdicts',
