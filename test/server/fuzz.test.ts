@@ -370,11 +370,14 @@ async function send(route: Route, r: Sent) {
         `${where} -> ${res.status} with a body that is not JSON: ${text.slice(0, 200)}`,
       );
     }
-    // MLflow's shape under its prefix, once `..` segments are resolved as the server resolves them.
-    const mlflow = new URL(path, 'http://localhost').pathname.includes('/2.0/mlflow');
-    const [code, message] = mlflow
+    // Each API's own shape, once `..` segments are resolved as the server resolves them: MLflow's
+    // {error_code, message}, OpenAI's {error: {message, type}} (its code may be null), or ours.
+    const resolved = new URL(path, 'http://localhost').pathname;
+    const [code, message] = resolved.includes('/2.0/mlflow')
       ? [json.error_code, json.message]
-      : [json.error?.code, json.error?.message];
+      : resolved.startsWith('/v1/')
+        ? [(json.error as { type?: unknown } | undefined)?.type, json.error?.message]
+        : [json.error?.code, json.error?.message];
     if (typeof code !== 'string' || typeof message !== 'string' || !message)
       throw new Error(
         `${where} -> ${res.status} without an error code and message: ${text.slice(0, 200)}`,
@@ -410,6 +413,29 @@ function documentedRoutes(): Route[] {
       })
       .filter((r) => !SKIPPED.has(`${r.method} ${r.template}`)),
   );
+}
+
+/** OpenAI's /v1, over the registry; no model named here has files, so nothing generates. */
+function openAiRoutes(): Route[] {
+  const sampling = { max_tokens: 4, temperature: 0, top_p: 1, stop: ['\n'], stream: false };
+  return [
+    { method: 'GET', template: '/v1/models' },
+    { method: 'GET', template: '/v1/models/{model}' },
+    {
+      method: 'POST',
+      template: '/v1/completions',
+      shape: () => ({ model: 'fuzz/model@production', prompt: 'hi', ...sampling }),
+    },
+    {
+      method: 'POST',
+      template: '/v1/chat/completions',
+      shape: () => ({
+        model: 'model@production',
+        messages: [{ role: 'user', content: 'hi' }],
+        ...sampling,
+      }),
+    },
+  ];
 }
 
 function mlflowRoutes(): Route[] {
@@ -604,7 +630,7 @@ describe('what the fuzzer found', () => {
 
 describe('fuzzing the HTTP API', () => {
   it('takes a deeply nested value in any field of any body without a 5xx', async () => {
-    await everyFieldDeep([...documentedRoutes(), ...mlflowRoutes()]);
+    await everyFieldDeep([...documentedRoutes(), ...mlflowRoutes(), ...openAiRoutes()]);
   }, 60_000);
   it(
     'never answers a documented /api/v1 route with a 5xx, and names every 4xx',
@@ -612,8 +638,8 @@ describe('fuzzing the HTTP API', () => {
     20_000 * SCALE,
   );
   it(
-    'never answers an MLflow call with a 5xx, and names every 4xx',
-    fuzz(mlflowRoutes, 7_000),
+    'never answers an MLflow or OpenAI call with a 5xx, and names every 4xx',
+    fuzz(() => [...mlflowRoutes(), ...openAiRoutes()], 7_000),
     20_000 * SCALE,
   );
 });
