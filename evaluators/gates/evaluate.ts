@@ -5,6 +5,7 @@
 import { change, noBlockingFindings, threshold, type CheckOf, type LeafResult } from './checks.ts';
 import { selectSuites } from './evidence.ts';
 import { maxRegressions, nonInferiority } from './paired-checks.ts';
+import { servingLatency } from './serving-check.ts';
 import type { CheckKind, GateCheck, GatePolicy } from './policy.ts';
 import type { GateInput, GateNode, Outcome, Verdict } from './types.ts';
 
@@ -76,6 +77,8 @@ export const CHECKS = {
   max_regressions: perSuite(maxRegressions),
   no_blocking_findings: (check, input, path) =>
     leafNode('no_blocking_findings', path, [noBlockingFindings(check, input)]),
+  serving_latency: (check, input, path) =>
+    leafNode('serving_latency', path, [servingLatency(check, input)]),
   all: composite(combineAll),
   any: composite(combineAny),
 } satisfies { [K in CheckKind]: Handler<K> };

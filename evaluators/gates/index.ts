@@ -17,6 +17,7 @@ export type {
   SuiteEvidence,
   GateFinding,
   GateInput,
+  ServingFigures,
   Outcome,
   CheckResult,
   GateNode,
@@ -24,4 +25,5 @@ export type {
 } from './types.ts';
 export { GATE_EPSILON, atLeast, atMost } from './evidence.ts';
 export { evaluateGate, combineAll, combineAny, CHECKS } from './evaluate.ts';
+export { servingWindows } from './serving-check.ts';
 export { renderJUnit, renderMarkdownSummary, xmlEscape } from './report.ts';

@@ -66,6 +66,21 @@ const noBlockingFindingsCheck = z.strictObject({
   detectors: z.array(z.string().min(1)).optional(),
 });
 
+const servingLatencyCheck = z
+  .strictObject({
+    kind: z.literal('serving_latency'),
+    percentile: z.enum(['p50', 'p95', 'p99']).default('p95'),
+    maxMs: z.number().positive(),
+    minRequests: z.number().int().positive().default(20),
+    // The window: the candidate's most recent answered requests, so old traffic ages out.
+    last: z.number().int().positive().max(100_000).default(1000),
+  })
+  // A window smaller than the minimum could never hold enough requests: no_data forever.
+  .refine((c) => c.minRequests <= c.last, {
+    message: 'minRequests must not exceed last',
+    path: ['minRequests'],
+  });
+
 // Composites refer back to the union; zod 4 resolves the cycle through getters.
 const allCheck = z.strictObject({
   kind: z.literal('all'),
@@ -83,7 +98,7 @@ const anyCheck = z.strictObject({
 
 /**
  * One check of a gate: a leaf (`threshold`, `change`, `non_inferiority`, `max_regressions`,
- * `no_blocking_findings`) or a composite (`all`, `any`) of nested checks.
+ * `no_blocking_findings`, `serving_latency`) or a composite (`all`, `any`) of nested checks.
  *
  * @example
  * gateCheckSchema.parse({ kind: 'threshold', suite: 'qa', metric: 'exact_match', min: 0.6 })
@@ -94,6 +109,7 @@ export const gateCheckSchema = z.discriminatedUnion('kind', [
   nonInferiorityCheck,
   maxRegressionsCheck,
   noBlockingFindingsCheck,
+  servingLatencyCheck,
   allCheck,
   anyCheck,
 ]);

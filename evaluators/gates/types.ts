@@ -38,6 +38,23 @@ export interface GateFinding {
 }
 
 /**
+ * The candidate's serving latency over its latest `last` answered requests (finish reason `stop`
+ * or `length`). Cancelled, refused and failed requests are left out: their durations say when the
+ * client left or the request was turned away, not how long an answer takes. Latency runs from the
+ * moment a request had a generation slot to its last token, so queueing under load is not counted.
+ *
+ * @example
+ * const s: ServingFigures = { last: 1000, requests: 240, latencyMs: { p50: 80, p95: 210, p99: 300 } };
+ */
+export interface ServingFigures {
+  /** The window asked for: at most this many of the newest answered requests. */
+  last: number;
+  /** Answered requests in the window (fewer than `last` when fewer were served). */
+  requests: number;
+  latencyMs: { p50: number; p95: number; p99: number } | null;
+}
+
+/**
  * Everything a gate looks at: the candidate's evidence, the baselines' and the findings.
  *
  * @example
@@ -47,6 +64,11 @@ export interface GateInput {
   candidate: SuiteEvidence[];
   baselines: { base?: SuiteEvidence[]; champion?: SuiteEvidence[] };
   findings: GateFinding[];
+  /**
+   * Serving figures of the candidate, one per window a `serving_latency` check asks for (see
+   * `servingWindows`). Absent when the evidence was not gathered from a server.
+   */
+  serving?: ServingFigures[];
   /** Seed of the bootstraps (default 12345), so a verdict can be reproduced. */
   seed?: number;
 }

@@ -76,6 +76,19 @@ export const leaderboardRow = z
     }),
     suitesScored: z.number().int(),
     retention: z.number().nullable().openapi({ description: 'mean delta over retention suites' }),
+    serving: z
+      .object({
+        requests: z.number().int(),
+        p50Ms: z.number(),
+        p95Ms: z.number(),
+        tokensPerSecond: z.number().optional(),
+      })
+      .nullable()
+      .openapi({
+        description:
+          "latency (from a generation slot to the last token) over the version's latest 1000 " +
+          'answered requests; null when it never answered one',
+      }),
     verdict: z
       .object({
         outcome: z.enum(['pass', 'fail', 'no_data']),

@@ -12,6 +12,7 @@ import {
   suites,
 } from '../db/schema/index.ts';
 import { rootBase } from './evaluations.ts';
+import { servingFigures } from './serving-figures.ts';
 
 interface Chosen {
   evaluationId: string;
@@ -226,7 +227,10 @@ export interface EvidenceSources {
 /**
  * Everything a gate needs to judge a candidate checkpoint, gathered from stored evaluations: the
  * candidate's evidence on the project's active suites, the base model's and the champion's on the
- * same suite versions, and the findings about the candidate.
+ * same suite versions, and the findings about the candidate. With `serving`, also the serving
+ * latency of the candidate's model version over each window its `serving_latency` checks ask for
+ * (a verdict judges a model version, so traffic served by other versions of the same checkpoint
+ * does not count).
  *
  * @example
  * const { input } = await gatherEvidence(db, { projectId, checkpointId, championCheckpointId });
@@ -234,7 +238,12 @@ export interface EvidenceSources {
  */
 export async function gatherEvidence(
   db: Db,
-  opts: { projectId: number; checkpointId: string; championCheckpointId?: string },
+  opts: {
+    projectId: number;
+    checkpointId: string;
+    championCheckpointId?: string;
+    serving?: { modelVersionId: number; windows: number[] };
+  },
 ): Promise<{ input: GateInput; sources: EvidenceSources }> {
   const chosen = await candidateEvaluations(db, opts.projectId, opts.checkpointId);
   const baseId = await baseModelCheckpoint(db, opts.checkpointId);
@@ -250,6 +259,8 @@ export async function gatherEvidence(
     },
     findings: await candidateFindings(db, opts.projectId, opts.checkpointId),
   };
+  if (opts.serving?.windows.length)
+    input.serving = await servingFigures(db, opts.serving.modelVersionId, opts.serving.windows);
   input.findings.push(...(await championForgetting(db, chosen, input)));
   const ids = (list: Chosen[]) => list.map((c) => c.evaluationId);
   return {

@@ -5,6 +5,7 @@ import {
   parseGatePolicy,
   renderJUnit,
   renderMarkdownSummary,
+  servingWindows,
   type CheckResult,
   type GatePolicy,
   type Verdict,
@@ -155,13 +156,15 @@ export async function computeVerdict(
   },
 ): Promise<{ verdict: VerdictBody; sources: EvidenceSources }> {
   const champion = input.alias ? await aliasTarget(db, input.model, input.alias) : undefined;
+  // Stored policies were validated on the way in, with defaults applied.
+  const policy = input.gate.policy as GatePolicy;
   const { input: evidence, sources } = await gatherEvidence(db, {
     projectId: input.model.projectId,
     checkpointId: input.version.checkpointId,
     championCheckpointId: champion?.version.checkpointId,
+    serving: { modelVersionId: input.version.id, windows: servingWindows(policy) },
   });
-  // Stored policies were validated on the way in, with defaults applied.
-  const result = evaluateGate(input.gate.policy as GatePolicy, evidence);
+  const result = evaluateGate(policy, evidence);
   const [row] = await db
     .insert(verdicts)
     .values({

@@ -18,6 +18,7 @@ import {
 } from '../db/schema/index.ts';
 import { AppError } from '../http/errors.ts';
 import type { Leaderboard, LeaderboardQuery, LeaderboardRow } from '../schemas/leaderboard.ts';
+import { answeredWindow, percentile } from './serving-figures.ts';
 
 type Suite = Leaderboard['suites'][number] & { versionId: number };
 interface Aggregate {
@@ -31,6 +32,28 @@ type Interval = { value: number; low: number; high: number };
 /** A list of ids as one parameter, so a board of any size is one statement of fixed shape. */
 const anyOf = (column: unknown, ids: (string | number)[], type: 'uuid' | 'bigint') =>
   sql`${column} = any(string_to_array(${ids.join(',')}, ',')::${sql.raw(type)}[])`;
+
+/** The serving window of the board's column: as the serving statistics' default. */
+const SERVED_WINDOW = 1000;
+
+/**
+ * Each version's serving figures over its latest answered requests, as a lateral join of the
+ * versions query: an unserved version costs one index probe, and the board no extra query.
+ */
+function servedFigures(db: Db) {
+  const w = answeredWindow(db, modelVersions.id, SERVED_WINDOW);
+  // Pooled as the serving statistics do: all tokens over all generation time.
+  const rate = sql`sum(${w.completionTokens}) / nullif(sum(${w.totalMs}) / 1000, 0)`;
+  return db
+    .select({
+      requests: sql<number>`count(*)::int`.as('served_requests'),
+      p50Ms: percentile(0.5, w.totalMs).as('served_p50'),
+      p95Ms: percentile(0.95, w.totalMs).as('served_p95'),
+      tokensPerSecond: sql<number | null>`round((${rate})::numeric, 2)::float8`.as('served_tps'),
+    })
+    .from(w)
+    .as('served');
+}
 
 /** The newest version of each active suite, by name: the board's columns. */
 async function activeSuites(db: Db, projectId: number): Promise<Suite[]> {
@@ -258,8 +281,9 @@ function decodeToken(token: string, o: string): number {
 /**
  * The project's leaderboard: a row per model version (and, with `include: 'checkpoints'`, per
  * evaluated checkpoint outside the registry) scored on the newest version of each active suite.
- * A fixed number of queries whatever the board's size (at most 9); the board is built, normalised
- * and ranked whole, then filtered and paged (the page token is an offset into that order).
+ * A fixed number of queries whatever the board's size (at most 9, serving figures included); the
+ * board is built, normalised and ranked whole, then filtered and paged (the page token is an
+ * offset into that order).
  *
  * @example
  * const board = await leaderboard(db, project.id, { sort: 'average', limit: 100 });
@@ -274,6 +298,7 @@ export async function leaderboard(
     throw new AppError(400, 'bad_request', `sort: no active suite "${q.sort.slice(6)}"`);
   const offset = q.pageToken ? decodeToken(q.pageToken, viewKey(q)) : 0;
 
+  const served = servedFigures(db);
   const [versions, aggregates] = await Promise.all([
     db
       .select({
@@ -282,9 +307,16 @@ export async function leaderboard(
         version: modelVersions.version,
         checkpointId: modelVersions.checkpointId,
         runId: modelVersions.runId,
+        served: {
+          requests: served.requests,
+          p50Ms: served.p50Ms,
+          p95Ms: served.p95Ms,
+          tokensPerSecond: served.tokensPerSecond,
+        },
       })
       .from(modelVersions)
       .innerJoin(models, eq(models.id, modelVersions.modelId))
+      .leftJoinLateral(served, sql`true`)
       .where(eq(models.projectId, projectId)),
     primaryAggregates(db, projectId, suiteList),
   ]);
@@ -370,6 +402,7 @@ export async function leaderboard(
       version: null,
       checkpointId,
       runId: null,
+      served: null,
     })),
   ].map((v) => {
     const d = detailOf.get(v.checkpointId);
@@ -402,6 +435,7 @@ export async function leaderboard(
         average: null,
         suitesScored: 0,
         retention: null,
+        serving: servingOf(v.served),
         verdict: verdict
           ? {
               outcome: verdict.outcome,
@@ -431,6 +465,23 @@ export async function leaderboard(
     rows: page,
     nextPageToken:
       offset + q.limit < shown.length ? encodeToken(viewKey(q), offset + q.limit) : null,
+  };
+}
+
+function servingOf(
+  s: {
+    requests: number | null;
+    p50Ms: number | null;
+    p95Ms: number | null;
+    tokensPerSecond: number | null;
+  } | null,
+): LeaderboardRow['serving'] {
+  if (!s?.requests || s.p50Ms === null || s.p95Ms === null) return null;
+  return {
+    requests: s.requests,
+    p50Ms: s.p50Ms,
+    p95Ms: s.p95Ms,
+    ...(s.tokensPerSecond !== null && { tokensPerSecond: s.tokensPerSecond }),
   };
 }
 

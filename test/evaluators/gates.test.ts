@@ -7,6 +7,7 @@ import {
   parseGatePolicy,
   renderJUnit,
   renderMarkdownSummary,
+  servingWindows,
   type CaseResult,
   type GateInput,
   type GatePolicy,
@@ -404,5 +405,56 @@ describe('reports', () => {
   it('a passing gate says so', () => {
     const ok = run({ kind: 'no_blocking_findings' }, input([]));
     expect(renderMarkdownSummary('g', ok).split('\n')[0]).toBe('## ✅ Gate `g`: pass');
+  });
+});
+
+describe('serving_latency', () => {
+  const figures = (requests: number, p95: number | null) => ({
+    serving: [
+      {
+        last: 1000,
+        requests,
+        latencyMs: p95 === null ? null : { p50: p95 / 2, p95, p99: p95 * 2 },
+      },
+    ],
+  });
+  const budget = { kind: 'serving_latency', maxMs: 500 };
+
+  it('passes within the budget (on it, tolerantly) and fails over it, naming the numbers', () => {
+    const on = run(budget, input([], figures(40, 500)));
+    expect([on.outcome, on.checks[0]!.observed, on.checks[0]!.n]).toEqual(['pass', 500, 40]);
+    const over = run(budget, input([], figures(40, 812.5)));
+    expect(over.outcome).toBe('fail');
+    expect(over.checks[0]).toMatchObject({ metric: 'latency p95', threshold: { max: 500 } });
+    expect(over.checks[0]!.message).toMatch(/p95 is 812\.5 ms .*40 answered.*≤ 500 ms/);
+    const p99 = run({ ...budget, percentile: 'p99' }, input([], figures(40, 200)));
+    expect([p99.outcome, p99.checks[0]!.observed]).toEqual(['pass', 400]);
+  });
+
+  it('is no_data with too few requests or no figures, and says how to get them', () => {
+    const few = run(budget, input([], figures(19, 100)));
+    expect([few.outcome, few.checks[0]!.n]).toEqual(['no_data', 19]);
+    expect(few.checks[0]!.message).toMatch(/19 served requests, fewer than the 20.*`staging`/);
+    expect(run(budget, input([], figures(0, null))).outcome).toBe('no_data');
+    // Figures over another window are not this check's.
+    expect(run({ ...budget, last: 50 }, input([], figures(40, 100))).outcome).toBe('no_data');
+    expect(run(budget, input([])).checks[0]!.message).toMatch(/No serving figures.*canary/);
+  });
+
+  it('fills defaults, refuses a window smaller than the minimum, and lists its windows', () => {
+    expect(gatePolicySchema.parse(budget)).toEqual({
+      ...budget,
+      percentile: 'p95',
+      minRequests: 20,
+      last: 1000,
+    });
+    const bad = parseGatePolicy({ ...budget, minRequests: 50, last: 10 });
+    expect(bad.ok ? [] : bad.errors.map((e) => e.path)).toEqual(['minRequests']);
+    expect(parseGatePolicy({ kind: 'serving_latency' }).ok).toBe(false);
+    const policy = gatePolicySchema.parse({
+      kind: 'all',
+      checks: [budget, { kind: 'any', checks: [{ ...budget, last: 100 }, budget] }],
+    });
+    expect(servingWindows(policy)).toEqual([1000, 100]);
   });
 });

@@ -122,6 +122,8 @@ export interface LeaderboardRow {
   average: { value: number; low: number; high: number } | null;
   suitesScored: number;
   retention: number | null;
+  /** Over the version's latest 1000 answered requests; null when never served. */
+  serving: { requests: number; p50Ms: number; p95Ms: number; tokensPerSecond?: number } | null;
   verdict: { outcome: 'pass' | 'fail' | 'no_data'; gate: string; gateVersion: number } | null;
 }
 

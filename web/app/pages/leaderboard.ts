@@ -18,6 +18,7 @@ const COLUMNS = [
   'champion',
   'retention',
   'verdict',
+  'served',
   'params',
   'datasets',
 ];
@@ -150,6 +151,12 @@ export async function leaderboardPage({ root, params, query: q, signal }: View) 
     show('retention') &&
       h('th', { class: 'num', title: 'mean delta vs base over retention suites' }, 'Retention'),
     show('verdict') && h('th', null, 'Gate'),
+    show('served') &&
+      h(
+        'th',
+        { class: 'num', title: "p95 latency over the version's latest 1000 answered requests" },
+        'Served p95',
+      ),
     show('params') && h('th', { class: 'num' }, 'Trainable'),
     show('datasets') && h('th', null, 'Datasets'),
   );
@@ -244,6 +251,7 @@ export async function leaderboardPage({ root, params, query: q, signal }: View) 
               )
             : h('span', { class: 'dim' }, '–'),
         ),
+      show('served') && servedCell(r.serving),
       show('params') && h('td', { class: 'num' }, count(r.trainableParams)),
       show('datasets') && h('td', { class: 'dim' }, r.datasets.join(', ')),
     );
@@ -312,6 +320,19 @@ export async function leaderboardPage({ root, params, query: q, signal }: View) 
     })),
   );
   if (top.length) await draw(chart, leaderboardScores({ versions: top }));
+}
+
+function servedCell(s: LeaderboardRow['serving']) {
+  if (!s) return h('td', { class: 'num dim' }, '–');
+  const rate = s.tokensPerSecond === undefined ? '' : `, ${num(s.tokensPerSecond, 1)} tokens/s`;
+  return h(
+    'td',
+    {
+      class: 'num',
+      title: `${s.requests} answered requests; p50 ${num(s.p50Ms, 0)} ms${rate}`,
+    },
+    `${num(s.p95Ms, 0)} ms`,
+  );
 }
 
 function meanDelta(r: LeaderboardRow, champion: LeaderboardRow, suites: string[]) {
