@@ -34,10 +34,17 @@ const tsxLoader = pathToFileURL(
   ),
 ).href;
 
+// The abort listener goes when the timer fires too: the worker sleeps between polls for as long
+// as it runs, and a listener left behind per poll piles up on the one shutdown signal.
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+    const wake = () => {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', wake);
+      resolve();
+    };
+    const t = setTimeout(wake, ms);
+    signal?.addEventListener('abort', wake, { once: true });
   });
 
 /**

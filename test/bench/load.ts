@@ -1,5 +1,6 @@
 /**
- * The server at saturation, all on this machine: `npm run bench -- load [seconds] [connections]`.
+ * The server at saturation, all on this machine:
+ * `npm run bench -- load [seconds] [connections] [ingest seconds]`.
  * autocannon keeps `connections` requests in flight on loopback for `seconds` (default 60) against
  * each of batch ingest (100 points a request, every request new steps), run search over 1,000
  * runs, and a leaderboard of 200 versions x 10 suites. Reported per phase: requests/s, latency
@@ -46,6 +47,7 @@ async function phase(
       end: rss.at(-1),
       max: Math.max(...rss),
       secondHalfGrowth: half.at(-1)! - half[0]!,
+      every10s: rss.filter((_, i) => i % 10 === 0),
     },
   };
 }
@@ -53,6 +55,8 @@ async function phase(
 export default async function load(args: string[]) {
   const seconds = Number(args[0] ?? 60);
   const connections = Number(args[1] ?? 16);
+  // A longer ingest phase shows where the heap settles: V8 grows it lazily while memory is free.
+  const ingestSeconds = Number(args[2] ?? seconds);
   const database = await benchDatabase();
   const server = await benchServer(database.url);
   const { client, token, url, pid } = server;
@@ -72,7 +76,7 @@ export default async function load(args: string[]) {
     await sql`analyze`;
 
     let batch = 0;
-    const ingest = await phase(pid, seconds, connections, {
+    const ingest = await phase(pid, ingestSeconds, connections, {
       url,
       requests: [
         {
@@ -118,7 +122,8 @@ export default async function load(args: string[]) {
       connections,
       ingest: {
         ...ingest,
-        pointsPerSecond: Math.round((ingest.requests / seconds) * POINTS),
+        seconds: ingestSeconds,
+        pointsPerSecond: Math.round((ingest.requests / ingestSeconds) * POINTS),
         pointsStored: stored!.n,
         pointsAcknowledged: acknowledged * POINTS,
         // Requests cut off when the phase ended may be stored without being counted as answered,
