@@ -34,6 +34,8 @@ const tsxLoader = pathToFileURL(
   ),
 ).href;
 
+const jobWord = (job: ClaimedJob) => (job.kind === 'train' ? 'training' : 'evaluation');
+
 // The abort listener goes when the timer fires too: the worker sleeps between polls for as long
 // as it runs, and a listener left behind per poll piles up on the one shutdown signal.
 const sleep = (ms: number, signal?: AbortSignal) =>
@@ -127,7 +129,7 @@ export function startWorker(opts: WorkerOptions) {
           steps: outcome.steps,
           finalCheckpointId: outcome.finalCheckpointId,
         });
-        log.info({ ...ctx, steps: outcome.steps }, 'training finished');
+        log.info({ ...ctx, steps: outcome.steps }, `${jobWord(job)} finished`);
         return;
       }
       const error =
@@ -158,7 +160,7 @@ export function startWorker(opts: WorkerOptions) {
         await sleep(pollMs, stopping.signal);
         continue;
       }
-      log.info({ jobId: job.job.id, ...subjectOf(job), workerId }, 'training started');
+      log.info({ jobId: job.job.id, ...subjectOf(job), workerId }, `${jobWord(job)} started`);
       await runAttempt(slot, workerId, job);
     }
   }
