@@ -73,6 +73,32 @@ export function pickToken(logits: Float32Array, opts: DecodingOptions, rand: () 
 }
 
 /**
+ * The logits of the token after `input`, extending `cache`: at step 0 `input` is the whole prompt,
+ * after that only the newest token. Serving generates with this too, so a served answer is token
+ * for token what an evaluation generated.
+ */
+export function nextTokenLogits(
+  model: Gpt2Model,
+  input: number[],
+  step: number,
+  cache: KvCache,
+  forwardOptions: Omit<ForwardOptions, 'cache'> = {},
+): Float32Array {
+  const last = tf.tidy(() => {
+    const { logits } = forward(model, tf.tensor2d([input], undefined, 'int32'), {
+      ...forwardOptions,
+      // Prompt-tuning prefixes belong to the first pass only; the cache holds them after it.
+      prefixEmbeddings: step === 0 ? forwardOptions.prefixEmbeddings : undefined,
+      cache,
+    });
+    return logits.slice([0, logits.shape[1] - 1, 0], [1, 1, -1]).reshape([-1]);
+  });
+  const logits = last.dataSync() as Float32Array;
+  last.dispose();
+  return logits;
+}
+
+/**
  * Continues `prompt` token by token with a KV cache: the prompt is processed once, then each step
  * feeds only the newest token.
  *
@@ -97,17 +123,7 @@ export function generate(
   let finishReason: Generation['finishReason'] = 'length';
   try {
     for (let step = 0; step < limit; step++) {
-      const last = tf.tidy(() => {
-        const { logits } = forward(model, tf.tensor2d([input], undefined, 'int32'), {
-          ...forwardOptions,
-          // Prompt-tuning prefixes belong to the first pass only; the cache holds them after it.
-          prefixEmbeddings: step === 0 ? forwardOptions.prefixEmbeddings : undefined,
-          cache,
-        });
-        return logits.slice([0, logits.shape[1] - 1, 0], [1, 1, -1]).reshape([-1]);
-      });
-      const logits = last.dataSync() as Float32Array;
-      last.dispose();
+      const logits = nextTokenLogits(model, input, step, cache, forwardOptions);
       const token = pickToken(logits, opts, rand);
       ids.push(token);
       logprobs.push(logSoftmax(logits)[token]!);

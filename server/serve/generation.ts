@@ -76,17 +76,7 @@ export async function* generateText(
     for (let step = 0; step < limit; step++) {
       await nextTurn();
       if (req.signal?.aborted) return { finishReason: 'cancelled', completionTokens: ids.length };
-      const last = m.tf.tidy(() => {
-        const { logits } = m.forward(model, m.tf.tensor2d([input], undefined, 'int32'), {
-          ...forwardOptions,
-          // Prompt-tuning prefixes belong to the first pass only; the cache holds them after it.
-          prefixEmbeddings: step === 0 ? forwardOptions.prefixEmbeddings : undefined,
-          cache,
-        });
-        return logits.slice([0, logits.shape[1] - 1, 0], [1, 1, -1]).reshape([-1]);
-      });
-      const logits = last.dataSync() as Float32Array;
-      last.dispose();
+      const logits = m.nextTokenLogits(model, input, step, cache, forwardOptions);
       const token = m.pickToken(logits, decoding, rand);
       ids.push(token);
       if (token === tokenizer.eosId) {
