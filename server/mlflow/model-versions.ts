@@ -5,12 +5,17 @@ import { z } from 'zod';
 import { models, modelVersions } from '../db/schema/index.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
 import { authorize } from '../services/principal.ts';
-import { createVersion, type ModelRow, type ModelVersionRow } from '../services/registry.ts';
+import {
+  createVersion,
+  visibleProjects,
+  type ModelRow,
+  type ModelVersionRow,
+} from '../services/registry.ts';
 import { MlflowError } from './errors.ts';
 import { compare, exact, page, pageOffset, parseFilter, parseOrder } from './registry-search.ts';
 import { transitionStage } from './registry-stages.ts';
 import { checkpointForSource, parseRunId, parseSource } from './registry-sources.ts';
-import { findMlflowVersion, resolveModel, visibleProjects } from './registry-store.ts';
+import { findMlflowVersion, resolveModel } from './registry-store.ts';
 import { deleteVersion, updateVersion, writeTag } from './registry-writes.ts';
 import { downloadUri, loadVersions, presentVersions, STAGES } from './registry-wire.ts';
 import { ok, params } from './wire.ts';

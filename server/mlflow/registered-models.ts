@@ -6,7 +6,7 @@ import { models, modelVersions } from '../db/schema/index.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
 import { projectName } from '../schemas/common.ts';
 import { authorize } from '../services/principal.ts';
-import { aliasTarget, createModel, type ModelRow } from '../services/registry.ts';
+import { aliasTarget, createModel, visibleProjects, type ModelRow } from '../services/registry.ts';
 import { MlflowError } from './errors.ts';
 import { ok, params } from './wire.ts';
 import { compare, page, pageOffset, parseFilter, parseOrder } from './registry-search.ts';
@@ -18,7 +18,6 @@ import {
   projectNames,
   PROJECT_TAG,
   resolveModel,
-  visibleProjects,
 } from './registry-store.ts';
 import { deleteModel, updateModel, writeTag } from './registry-writes.ts';
 import {

@@ -1,17 +1,15 @@
-import { and, asc, desc, eq, inArray, isNull } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
-import {
-  gates,
-  modelAliases,
-  modelVersions,
-  models,
-  projects,
-  verdicts,
-} from '../db/schema/index.ts';
+import { gates, modelAliases, modelVersions, projects, verdicts } from '../db/schema/index.ts';
 import { AppError } from '../http/errors.ts';
 import { authorize, type Principal, type Role } from '../services/principal.ts';
 import { findProject } from '../services/projects.ts';
-import type { ModelRow, ModelVersionRow } from '../services/registry.ts';
+import {
+  modelsNamed,
+  visibleProjects,
+  type ModelRow,
+  type ModelVersionRow,
+} from '../services/registry.ts';
 import { defaultProject } from './default-project.ts';
 import { MlflowError } from './errors.ts';
 
@@ -25,19 +23,6 @@ export const PROJECT_TAG = 'heldout.project';
 /** Where a model goes when neither the tag nor the token names a project: MLflow's own default. */
 
 type ProjectRow = typeof projects.$inferSelect;
-
-/** The projects the caller may see: a scoped token's one project, else every live project. */
-export async function visibleProjects(db: Db, principal: Principal | undefined) {
-  return db
-    .select({ id: projects.id, name: projects.name })
-    .from(projects)
-    .where(
-      and(
-        isNull(projects.deletedAt),
-        principal?.projectId ? eq(projects.id, principal.projectId) : undefined,
-      ),
-    );
-}
 
 /**
  * The project a new registered model goes to. MLflow's names are global, heldout's are per
@@ -80,28 +65,10 @@ export async function resolveModel(
 ): Promise<ModelRow> {
   const slash = name.indexOf('/');
   const visible = await visibleProjects(db, c.principal);
-  const inProjects =
-    slash < 0
-      ? visible
-      : visible.filter(
-          (p) => p.name === name.slice(0, slash) || String(p.id) === name.slice(0, slash),
-        );
-  const bare = slash < 0 ? name : name.slice(slash + 1);
   const found =
-    inProjects.length === 0
-      ? []
-      : await db
-          .select()
-          .from(models)
-          .where(
-            and(
-              eq(models.name, bare),
-              inArray(
-                models.projectId,
-                inProjects.map((p) => p.id),
-              ),
-            ),
-          );
+    slash < 0
+      ? await modelsNamed(db, visible, name)
+      : await modelsNamed(db, visible, name.slice(slash + 1), name.slice(0, slash));
   if (found.length === 0)
     throw new MlflowError(
       'RESOURCE_DOES_NOT_EXIST',
@@ -124,20 +91,7 @@ export async function resolveModel(
 /** Refuses a name already taken in a project the caller can see (MLflow names are global). */
 export async function assertNameFree(db: Db, principal: Principal | undefined, name: string) {
   const visible = await visibleProjects(db, principal);
-  if (visible.length === 0) return;
-  const [taken] = await db
-    .select({ projectId: models.projectId })
-    .from(models)
-    .where(
-      and(
-        eq(models.name, name),
-        inArray(
-          models.projectId,
-          visible.map((p) => p.id),
-        ),
-      ),
-    )
-    .limit(1);
+  const [taken] = await modelsNamed(db, visible, name);
   if (taken) {
     const project = visible.find((p) => p.id === taken.projectId)!.name;
     throw new MlflowError(

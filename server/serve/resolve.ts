@@ -6,13 +6,15 @@
  * id). A token scoped to a project sees that project's models only; a token that covers every
  * project may leave the project out when exactly one project has a model of that name.
  */
-import { and, asc, eq, inArray, isNull } from 'drizzle-orm';
+import { asc, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
-import { checkpoints, modelAliases, modelVersions, models, projects } from '../db/schema/index.ts';
+import { checkpoints, modelAliases, modelVersions, models } from '../db/schema/index.ts';
 import type { Principal } from '../services/principal.ts';
 import {
   aliasTarget,
   findVersion,
+  modelsNamed,
+  visibleProjects,
   type ModelRow,
   type ModelVersionRow,
 } from '../services/registry.ts';
@@ -58,20 +60,6 @@ const notFound = (name: string, hint = '') =>
     { param: 'model', code: 'model_not_found' },
   );
 
-/** The projects a token sees: a scoped token's own, else every live project. */
-function visibleProjects(db: Db, principal: Principal) {
-  return db
-    .select({ id: projects.id, name: projects.name })
-    .from(projects)
-    .where(
-      and(
-        isNull(projects.deletedAt),
-        principal.projectId === null ? undefined : eq(projects.id, principal.projectId),
-      ),
-    )
-    .orderBy(asc(projects.name));
-}
-
 /**
  * The version `name` resolves to for `principal`, with its checkpoint. Unknown names, and names
  * in projects the token cannot see, are the same 404 (`model_not_found`).
@@ -90,24 +78,8 @@ export async function resolveServedModel(
       name,
       ' Name a version as `<model>@<alias>` or `<model>/<version>`, with `<project>/` in front when several projects have the model.',
     );
-  const visible = (await visibleProjects(db, principal)).filter(
-    (p) =>
-      parsed.project === undefined || p.name === parsed.project || String(p.id) === parsed.project,
-  );
-  const found = visible.length
-    ? await db
-        .select()
-        .from(models)
-        .where(
-          and(
-            eq(models.name, parsed.model),
-            inArray(
-              models.projectId,
-              visible.map((p) => p.id),
-            ),
-          ),
-        )
-    : [];
+  const visible = await visibleProjects(db, principal);
+  const found = await modelsNamed(db, visible, parsed.model, parsed.project);
   if (found.length === 0) throw notFound(name);
   if (found.length > 1) {
     const where = found.map((f) => visible.find((p) => p.id === f.projectId)!.name).sort();

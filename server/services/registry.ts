@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, max, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, isNull, max, sql } from 'drizzle-orm';
 import { alias as aliasTable } from 'drizzle-orm/pg-core';
 import type { Db } from '../db/client.ts';
 import { isUniqueViolation } from '../db/errors.ts';
@@ -7,17 +7,56 @@ import {
   modelAliases,
   modelVersions,
   models,
+  projects,
   promotions,
   verdicts,
 } from '../db/schema/index.ts';
 import { AppError, notFound } from '../http/errors.ts';
 import type { Alias, Model, ModelVersion, Promotion } from '../schemas/registry.ts';
+import type { Principal } from './principal.ts';
 
 export type ModelRow = typeof models.$inferSelect;
 export type ModelVersionRow = typeof modelVersions.$inferSelect;
 type AliasRow = typeof modelAliases.$inferSelect;
 /** A transaction or the database: alias moves run inside the promotion's transaction. */
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0] | Db;
+
+/** The projects a caller may see, by name: a scoped token's one project, else every live project. */
+export function visibleProjects(db: Db, principal: Principal | undefined) {
+  return db
+    .select({ id: projects.id, name: projects.name })
+    .from(projects)
+    .where(
+      and(
+        isNull(projects.deletedAt),
+        principal?.projectId ? eq(projects.id, principal.projectId) : undefined,
+      ),
+    )
+    .orderBy(asc(projects.name));
+}
+
+/**
+ * The models called `name` in the `visible` projects, or only in the one `project` names (by name
+ * or id): names that are global to a client (MLflow's, `/v1`'s) are unique per project only here.
+ *
+ * @example
+ * const found = await modelsNamed(db, await visibleProjects(db, principal), 'assistant', 'bank');
+ */
+export async function modelsNamed(
+  db: Db,
+  visible: { id: number; name: string }[],
+  name: string,
+  project?: string,
+): Promise<ModelRow[]> {
+  const ids = visible
+    .filter((p) => project === undefined || p.name === project || String(p.id) === project)
+    .map((p) => p.id);
+  if (!ids.length) return [];
+  return db
+    .select()
+    .from(models)
+    .where(and(eq(models.name, name), inArray(models.projectId, ids)));
+}
 
 /**
  * Names the body field behind a lookup that came back 404, so the message says which part of
