@@ -19,7 +19,7 @@ import * as m from '../../plugins/model/index.ts';
 import { BUILTIN_MODELS } from '../../plugins/model/base/builtin.ts';
 import type { Db } from '../db/client.ts';
 import { artifacts, checkpoints } from '../db/schema/index.ts';
-import { adapterBaseSource } from '../services/jobs.ts';
+import { adapterBaseSource, builtinModelName } from '../services/jobs.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 
 type CheckpointRow = typeof checkpoints.$inferSelect;
@@ -192,7 +192,6 @@ const keyOf = (s: Source) =>
   s.kind === 'builtin' ? `builtin:${s.name}` : `checkpoint:${s.row.id}`;
 
 function sourceOf(row: CheckpointRow): Source {
-  if (!row.runId && row.storageKey.startsWith('builtin:'))
-    return { kind: 'builtin', name: row.storageKey.slice('builtin:'.length) };
-  return { kind: 'checkpoint', row };
+  const name = builtinModelName(row);
+  return name ? { kind: 'builtin', name } : { kind: 'checkpoint', row };
 }

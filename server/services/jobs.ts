@@ -127,10 +127,16 @@ async function describeJob(
   } satisfies ClaimedTraining;
 }
 
+/** The shipped model a checkpoint row stands for (no run, storage key `builtin:<name>`), if any. */
+export function builtinModelName(c: typeof checkpoints.$inferSelect): string | undefined {
+  if (c.runId || !c.storageKey.startsWith('builtin:')) return undefined;
+  return c.storageKey.slice('builtin:'.length) || undefined;
+}
+
 /** Where a worker finds a model: a shipped one by name, or a run checkpoint's files. */
 async function modelSource(db: Db, c: typeof checkpoints.$inferSelect, field: string) {
   if (!c.runId) {
-    const name = c.storageKey.startsWith('builtin:') ? c.storageKey.slice('builtin:'.length) : '';
+    const name = builtinModelName(c);
     if (!name) throw new AppError(409, 'conflict', `${field}: checkpoint ${c.id} has no files`);
     return { kind: 'builtin' as const, name };
   }

@@ -1,6 +1,8 @@
 /**
  * Serving figures as the gate and the leaderboard read them: over a version's latest answered
- * requests, so both judge the same population as GET .../versions/{v}/serving's latency.
+ * requests, so both judge the same population. GET .../versions/{v}/serving (server/serve/stats.ts)
+ * windows its latest requests of any outcome and then keeps the answered ones, so over a window
+ * with cancelled or refused requests its latency can differ slightly from these.
  */
 import { and, desc, eq, sql } from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
