@@ -82,6 +82,8 @@ export const verdicts = pgTable(
     outcome: verdictOutcome('outcome').notNull(),
     // Per check: kind, observed value, baseline, threshold, p-value, outcome.
     checks: jsonb('checks').notNull(),
+    // The weights the evidence was about: a promotion checks it still names the version's.
+    checkpointSha256: text('checkpoint_sha256'),
     createdByTokenId: bigintRef('created_by_token_id').references(() => apiTokens.id, {
       onDelete: 'set null',
     }),
@@ -100,7 +102,8 @@ export const modelAliases = pgTable(
     modelVersionId: bigintRef('model_version_id')
       .notNull()
       .references(() => modelVersions.id, { onDelete: 'restrict' }),
-    // A protected alias moves only with a passing verdict for the version it moves to.
+    // The project's alias_protections rule for this name, copied here by the one service that
+    // writes both (services/alias-protection.ts) so the MLflow deletes can filter in SQL.
     protected: boolean('protected').notNull().default(false),
     updatedAt: createdAt(),
   },
@@ -131,4 +134,28 @@ export const promotions = pgTable(
     createdAt: createdAt(),
   },
   (t) => [index('promotions_model_alias_idx').on(t.modelId, t.alias, t.createdAt)],
+);
+
+/**
+ * Which alias names of a project are protected, and the gate version bound to each. `production`
+ * is protected without a row (see services/alias-protection.ts); a row overrides that default.
+ * Only an admin writes rows, except the first promotion to an unbound protected alias, which binds
+ * the gate it passed.
+ */
+export const aliasProtections = pgTable(
+  'alias_protections',
+  {
+    projectId: projectRef(),
+    alias: text('alias').notNull(),
+    protected: boolean('protected').notNull().default(true),
+    // A pinned gate version (one row of `gates`), not a gate name.
+    gateId: bigint('gate_id', { mode: 'number' }).references(() => gates.id, {
+      onDelete: 'restrict',
+    }),
+    updatedByTokenId: bigintRef('updated_by_token_id').references(() => apiTokens.id, {
+      onDelete: 'set null',
+    }),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.alias] })],
 );

@@ -1,0 +1,28 @@
+CREATE TABLE "alias_protections" (
+	"project_id" bigint NOT NULL,
+	"alias" text NOT NULL,
+	"protected" boolean DEFAULT true NOT NULL,
+	"gate_id" bigint,
+	"updated_by_token_id" bigint,
+	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "alias_protections_project_id_alias_pk" PRIMARY KEY("project_id","alias")
+);
+--> statement-breakpoint
+ALTER TABLE "verdicts" ADD COLUMN "checkpoint_sha256" text;--> statement-breakpoint
+ALTER TABLE "alias_protections" ADD CONSTRAINT "alias_protections_project_id_projects_id_fk" FOREIGN KEY ("project_id") REFERENCES "public"."projects"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "alias_protections" ADD CONSTRAINT "alias_protections_gate_id_gates_id_fk" FOREIGN KEY ("gate_id") REFERENCES "public"."gates"("id") ON DELETE restrict ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "alias_protections" ADD CONSTRAINT "alias_protections_updated_by_token_id_api_tokens_id_fk" FOREIGN KEY ("updated_by_token_id") REFERENCES "public"."api_tokens"("id") ON DELETE set null ON UPDATE no action;--> statement-breakpoint
+-- Protection moves from each model's alias to the project's alias name: a name protected on any
+-- model stays protected (no gate bound: the next promotion binds one), and `production`, protected
+-- by default from now on, is marked so on the models that have it.
+INSERT INTO "alias_protections" ("project_id", "alias", "protected")
+SELECT DISTINCT m."project_id", a."alias", true
+FROM "model_aliases" a JOIN "models" m ON m."id" = a."model_id"
+WHERE a."protected"
+ON CONFLICT DO NOTHING;--> statement-breakpoint
+UPDATE "model_aliases" a SET "protected" = true
+FROM "models" m
+WHERE m."id" = a."model_id" AND (a."alias" = 'production' OR EXISTS (
+  SELECT 1 FROM "alias_protections" p
+  WHERE p."project_id" = m."project_id" AND p."alias" = a."alias" AND p."protected"
+));
