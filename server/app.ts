@@ -60,7 +60,7 @@ export function createApp(deps: AppDeps) {
         ? jsonLimit(c, next)
         : next(),
     )
-    .use(authenticate(deps.database.db))
+    .use(authenticate(deps.database.db, deps.config))
     .route('/', healthRoutes(deps))
     .route('/', projectRoutes(deps))
     .route('/', artifactRoutes(deps))

@@ -32,6 +32,19 @@ export const configSchema = z.object({
     .default('info'),
   // Anonymous reads (the leaderboard on a trusted network); writes always need a token.
   HELDOUT_PUBLIC_READ: flag.default(false),
+  // Reverse proxies in front of heldout whose X-Forwarded-For it believes: a number of hops, or
+  // true (1) / false (0, the default). The failed-authentication limiter counts per client
+  // address; behind a proxy every socket is the proxy's, so with N hops the client is the N-th
+  // X-Forwarded-For entry from the right (the right-most one no trusted proxy wrote). Leave it
+  // off when clients reach heldout directly: then the header is the client's to forge.
+  HELDOUT_TRUST_PROXY: z
+    .string()
+    .regex(/^(true|false|\d{1,2})$/, 'must be true, false or a number of proxy hops (0-99)')
+    .default('false')
+    .transform((v) => (v === 'true' ? 1 : v === 'false' ? 0 : Number(v))),
+  // Headers, and the body of a request without a token, must arrive within this many seconds; a
+  // caller dribbling bytes holds a socket no longer than this (a token's uploads keep Node's 300 s).
+  HELDOUT_UNAUTHENTICATED_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(300).default(30),
   HELDOUT_MAX_JSON_BYTES: z.coerce
     .number()
     .int()

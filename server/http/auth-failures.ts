@@ -12,14 +12,14 @@ export const DEFAULT_AUTH_FAILURE_LIMITS: AuthFailureLimits = {
   maxClients: 10_000,
 };
 
-// Enough for the few tokens one host really uses (a CLI, a worker, a browser), small enough that
-// an address costs a few hundred bytes at most.
+// Tokens of heldout's own shape pass the limiter whatever this holds (see authenticate); this
+// remembers the others, an operator's HELDOUT_ADMIN_TOKEN: a few per address, a few hundred bytes.
 const GOOD_TOKENS_PER_CLIENT = 8;
 
 interface Client {
   /** Times of the failures still inside the window, oldest first; never more than the limit. */
   failures: number[];
-  /** Hashes (hex) of tokens that authenticated from this address. */
+  /** Hashes (hex) of operator-chosen tokens that authenticated from this address. */
   good: Set<string>;
 }
 

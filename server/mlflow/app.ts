@@ -69,7 +69,7 @@ export function mountMlflow(app: Hono<AppEnv>, deps: AppDeps) {
         }
         return next();
       })
-      .use(authenticate(deps.database.db));
+      .use(authenticate(deps.database.db, deps.config));
     for (const r of routes) sub.route('/', r(deps));
     return sub
       .all('*', (c) => {

@@ -80,7 +80,7 @@ export function mountOpenAi(app: Hono<AppEnv>, deps: AppDeps) {
         },
       }),
     )
-    .use(authenticate(db))
+    .use(authenticate(db, deps.config))
     .use(async (c, next) => {
       // No anonymous generation, even with HELDOUT_PUBLIC_READ: it spends the server's CPU.
       if (!c.get('principal'))
