@@ -18,7 +18,8 @@ import {
   rateCaseBody,
 } from '../schemas/human-ratings.ts';
 import { evaluationSubjects } from '../services/evaluation-views.ts';
-import { deleteRating, rateCase, tokenAnnotator } from '../services/human-ratings.ts';
+import { deleteRating, rateCase } from '../services/human-ratings.ts';
+import { actingAs } from '../services/identity.ts';
 import { authorize } from '../services/principal.ts';
 import { preferencesFromRatings } from '../services/rating-preferences.ts';
 import { blobStoreFor } from '../storage/fs-blob-store.ts';
@@ -32,11 +33,12 @@ export function humanRatingRoutes(deps: AppDeps) {
   const { db } = deps.database;
   const store = blobStoreFor(deps.config.dataDir);
 
-  /** Authorises a write on the evaluation's project and names the annotator. */
+  /** Authorises a write on the evaluation's project and names the annotator: the token's own. */
   async function writer(c: Context<AppEnv>, evaluationId: string, annotator?: string) {
     const [subject] = await evaluationSubjects(db, [evaluationId]);
-    authorize(c.get('principal'), subject!.projectId, 'write');
-    return annotator ?? (await tokenAnnotator(db, c.get('principal')!.tokenId));
+    const principal = c.get('principal');
+    authorize(principal, subject!.projectId, 'write');
+    return actingAs(db, principal!, annotator, 'rate');
   }
 
   return createRouter()

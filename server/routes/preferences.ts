@@ -23,6 +23,7 @@ import {
   presentPreference,
   recordPreference,
 } from '../services/preferences.ts';
+import { actingAs } from '../services/identity.ts';
 import { blobStoreFor } from '../storage/fs-blob-store.ts';
 import { authorizeProject } from './access.ts';
 
@@ -54,12 +55,13 @@ export function preferenceRoutes(deps: AppDeps) {
       async (c) => {
         const body = c.req.valid('json');
         const project = await authorizeProject(deps, c, body.project, 'write');
+        const principal = c.get('principal')!;
         const row = await recordPreference(db, {
           projectId: project.id,
           prompt: body.prompt,
           responses: body.responses ?? [body.chosen!, body.rejected!],
-          annotator: body.annotator,
-          tokenId: c.get('principal')!.tokenId,
+          annotator: await actingAs(db, principal, body.annotator, 'rank'),
+          tokenId: principal.tokenId,
         });
         return c.json(presentPreference(row), 201);
       },

@@ -10,13 +10,10 @@ export const ratingParam = z.object({
     .openapi({ param: { name: 'caseId', in: 'path' } }),
 });
 
-const annotator = z
-  .string()
-  .trim()
-  .min(1, 'must not be empty')
-  .max(200)
-  .optional()
-  .openapi({ description: "who rates; defaults to the token's name and id (name#id)" });
+const annotator = z.string().trim().min(1, 'must not be empty').max(200).optional().openapi({
+  description:
+    "who rates: the token's own identity (name#id) when absent; only an admin may name someone else",
+});
 
 export const rateCaseBody = z
   .object({

@@ -15,7 +15,10 @@ export const recordPreferenceBody = z
       .openapi({ description: 'best first' }),
     chosen: response.optional(),
     rejected: response.optional(),
-    annotator: z.string().min(1).max(200).optional().openapi({ description: 'who ranked them' }),
+    annotator: z.string().min(1).max(200).optional().openapi({
+      description:
+        "who ranked them: the token's own identity (name#id) when absent; only an admin may name someone else",
+    }),
   })
   .superRefine((b, ctx) => {
     if (b.responses) {

@@ -7,7 +7,7 @@
 import { and, avg, eq, sql } from 'drizzle-orm';
 import { bootstrapCi } from '../../evaluators/stats/bootstrap.ts';
 import type { Db } from '../db/client.ts';
-import { apiTokens, evaluationCases, evaluations, humanRatings } from '../db/schema/index.ts';
+import { evaluationCases, evaluations, humanRatings } from '../db/schema/index.ts';
 import { notFound } from '../http/errors.ts';
 
 /** The key the aggregate and per-case scores are stored under. */
@@ -16,15 +16,6 @@ export const HUMAN_RATING = 'human_rating';
 const HUMAN_RATING_VERSION = 'human-1';
 
 type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
-
-/** The annotator a token rates as when it names none: its name and id, unique and readable. */
-export async function tokenAnnotator(db: Db, tokenId: number): Promise<string> {
-  const [row] = await db
-    .select({ name: apiTokens.name })
-    .from(apiTokens)
-    .where(eq(apiTokens.id, tokenId));
-  return `${row?.name ?? 'token'}#${tokenId}`;
-}
 
 /** Recomputes the evaluation's aggregate and the case's score from the ratings now stored. */
 async function recompute(tx: Tx, evaluationId: string, caseId: string) {
