@@ -198,7 +198,7 @@ export function mlflowModelVersionRoutes(deps: AppDeps) {
         version: v,
         stage: body.stage,
         archiveExisting: body.archive_existing_versions,
-        tokenId: c.get('principal')?.tokenId ?? null,
+        principal: c.get('principal')!,
       });
       return ok(c, await one(model, v));
     })

@@ -60,7 +60,6 @@ export function mlflowRegisteredModelRoutes(deps: AppDeps) {
     principal: c.get('principal'),
     publicRead: deps.config.HELDOUT_PUBLIC_READ,
   });
-  const tokenId = (c: Context<AppEnv>) => c.get('principal')?.tokenId ?? null;
   const present = async (rows: ModelRow[]) =>
     presentModels(
       db,
@@ -195,7 +194,7 @@ export function mlflowRegisteredModelRoutes(deps: AppDeps) {
       const body = await params(c, z.object({ name, alias: aliasName, version: versionNumber }));
       const model = await resolveModel(db, who(c), body.name, 'write');
       const version = await findMlflowVersion(db, model, body.version);
-      await moveAlias(db, { model, version, alias: body.alias, tokenId: tokenId(c) });
+      await moveAlias(db, { model, version, alias: body.alias, principal: c.get('principal')! });
       return ok(c);
     })
     .get('/registered-models/alias', async (c) => {

@@ -1,9 +1,10 @@
 import type { Db } from '../db/client.ts';
 import { AppError } from '../http/errors.ts';
+import { protectionOf } from '../services/alias-protection.ts';
+import type { Principal } from '../services/principal.ts';
 import { promote } from '../services/promotions.ts';
 import { aliasTarget, type ModelRow, type ModelVersionRow } from '../services/registry.ts';
 import { MlflowError } from './errors.ts';
-import { newestVerdict } from './registry-store.ts';
 import { archiveOthers, dropAlias, updateVersion } from './registry-writes.ts';
 import { stageAlias, STAGES, type Stage } from './registry-wire.ts';
 
@@ -11,56 +12,34 @@ import { stageAlias, STAGES, type Stage } from './registry-wire.ts';
  * MLflow's stages and aliases over heldout's aliases. A stage is a version's label (the `stage`
  * column) and Staging/Production each move the heldout alias of that name in lower case, through
  * the promotion service, so the audit trail records the move and a protected alias keeps its
- * rule. MLflow's calls carry no gate, so a protected alias moves on the version's newest stored
- * verdict (any gate): it must exist and pass. A refusal is INVALID_STATE, not PERMISSION_DENIED:
- * the token may write; what is missing is evidence about the version, which the caller can
- * supply (judge the version with a gate) without other credentials.
+ * rule: MLflow's calls carry no gate, so the promotion judges the version with the gate version
+ * bound to the alias, and nothing else counts. A refusal is INVALID_STATE, not PERMISSION_DENIED:
+ * the token may write; what is missing is evidence about the version.
  */
 
 const refused = (model: ModelRow, alias: string, why: string) =>
   new MlflowError(
     'INVALID_STATE',
-    `alias '${alias}' of registered model '${model.name}' is protected in heldout and moves only to a version with a passing gate verdict: ${why}`,
+    `alias '${alias}' of registered model '${model.name}' is protected in heldout and moves only to a version that passes its gate: ${why}`,
   );
 
-/** Points `alias` at `version`; a protected alias needs the version's newest verdict to pass. */
+/** Points `alias` at `version`; a protected alias needs its bound gate to pass the version. */
 export async function moveAlias(
   db: Db,
-  input: { model: ModelRow; version: ModelVersionRow; alias: string; tokenId: number | null },
+  input: { model: ModelRow; version: ModelVersionRow; alias: string; principal: Principal },
 ) {
   const { model, version, alias } = input;
-  const current = await aliasTarget(db, model, alias);
-  let verdictId: string | undefined;
-  if (current?.alias.protected) {
-    const verdict = await newestVerdict(db, version.id);
-    if (!verdict)
-      throw refused(
-        model,
-        alias,
-        `version ${version.version} has no verdict yet (judge it with POST /api/v1/projects/{project}/gates/{gate}/verdicts)`,
-      );
-    if (verdict.outcome !== 'pass')
-      throw refused(
-        model,
-        alias,
-        `the newest verdict on version ${version.version} (${verdict.id}, gate '${verdict.gate}') says ${verdict.outcome}; '${alias}' was not moved`,
-      );
-    verdictId = verdict.id;
-  }
   try {
     await promote(db, {
       projectId: model.projectId,
       model: model.name,
       version: version.version,
       alias,
-      verdictId,
       reason: 'MLflow API',
-      tokenId: input.tokenId,
+      principal: input.principal,
     });
   } catch (err) {
-    // Protected by someone else since the check above: the service's own refusal.
-    if (err instanceof AppError && err.status === 409)
-      throw new MlflowError('INVALID_STATE', err.message);
+    if (err instanceof AppError && err.status === 409) throw refused(model, alias, err.message);
     throw err;
   }
   const stage = STAGES.find((s) => stageAlias[s] === alias);
@@ -79,7 +58,7 @@ export async function transitionStage(
     version: ModelVersionRow;
     stage: Stage;
     archiveExisting: boolean;
-    tokenId: number | null;
+    principal: Principal;
   },
 ) {
   const { model, version, stage } = input;
@@ -91,14 +70,14 @@ export async function transitionStage(
     if (!alias || alias === into) continue;
     const serving = await aliasTarget(db, model, alias);
     if (serving?.version.id !== version.id) continue;
-    if (serving.alias.protected)
+    if ((await protectionOf(db, model.projectId, alias)).protected)
       throw new MlflowError(
         'INVALID_STATE',
         `version ${version.version} of '${model.name}' is what the protected alias '${alias}' serves; transition another version to ${other} first`,
       );
     leaving.push(alias);
   }
-  if (into) await moveAlias(db, { model, version, alias: into, tokenId: input.tokenId });
+  if (into) await moveAlias(db, { model, version, alias: into, principal: input.principal });
   await db.transaction(async (tx) => {
     for (const alias of leaving) await dropAlias(tx, model.id, alias);
     await updateVersion(tx, version, { stage });
@@ -108,8 +87,7 @@ export async function transitionStage(
 
 /** MLflow's delete of an alias: a protected one stays (it moves only by promotion). */
 export async function deleteAlias(db: Db, model: ModelRow, alias: string) {
-  const current = await aliasTarget(db, model, alias);
-  if (current?.alias.protected)
+  if ((await protectionOf(db, model.projectId, alias)).protected)
     throw new MlflowError(
       'INVALID_STATE',
       `alias '${alias}' of registered model '${model.name}' is protected in heldout; it cannot be deleted, only promoted to another version`,

@@ -1,6 +1,6 @@
-import { and, asc, desc, eq, inArray } from 'drizzle-orm';
+import { and, asc, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
-import { gates, modelAliases, modelVersions, projects, verdicts } from '../db/schema/index.ts';
+import { modelAliases, modelVersions, projects } from '../db/schema/index.ts';
 import { AppError } from '../http/errors.ts';
 import { authorize, type Principal, type Role } from '../services/principal.ts';
 import { findProject } from '../services/projects.ts';
@@ -115,18 +115,6 @@ export async function findMlflowVersion(
       'RESOURCE_DOES_NOT_EXIST',
       `Model Version (name=${model.name}, version=${version}) not found`,
     );
-  return row;
-}
-
-/** The newest verdict on a version, whichever gate gave it. */
-export async function newestVerdict(db: Db, versionId: number) {
-  const [row] = await db
-    .select({ id: verdicts.id, outcome: verdicts.outcome, gate: gates.name })
-    .from(verdicts)
-    .innerJoin(gates, eq(gates.id, verdicts.gateId))
-    .where(eq(verdicts.modelVersionId, versionId))
-    .orderBy(desc(verdicts.createdAt))
-    .limit(1);
   return row;
 }
 

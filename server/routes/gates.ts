@@ -58,7 +58,7 @@ export function gateRoutes(deps: AppDeps) {
       }),
       async (c) => {
         const project = await authorizeProject(deps, c, c.req.valid('param').project, 'write');
-        const saved = await saveGate(db, project.id, c.req.valid('json'));
+        const saved = await saveGate(db, project.id, c.req.valid('json'), c.get('principal'));
         return c.json(presentGate(saved.gate), saved.created ? 201 : 200);
       },
     )

@@ -219,7 +219,7 @@ export function registryRoutes(deps: AppDeps) {
         const result = await promote(db, {
           ...body,
           projectId: project.id,
-          tokenId: c.get('principal')!.tokenId,
+          principal: c.get('principal')!,
         });
         return c.json(result, 201);
       },

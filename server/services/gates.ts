@@ -12,10 +12,12 @@ import {
 } from '../../evaluators/gates/index.ts';
 import type { Db } from '../db/client.ts';
 import { isUniqueViolation } from '../db/errors.ts';
-import { gates, models, modelVersions, verdicts } from '../db/schema/index.ts';
+import { checkpoints, gates, models, modelVersions, verdicts } from '../db/schema/index.ts';
 import { AppError, notFound } from '../http/errors.ts';
 import type { Gate, VerdictBody } from '../schemas/registry.ts';
+import { boundGateNames, repinGate, requireAdmin } from './alias-protection.ts';
 import { gatherEvidence, type EvidenceSources } from './evidence.ts';
+import type { Principal } from './principal.ts';
 import { aliasTarget, type ModelRow, type ModelVersionRow } from './registry.ts';
 
 export type GateRow = typeof gates.$inferSelect;
@@ -44,14 +46,17 @@ async function latestGate(db: Db, projectId: number, name: string): Promise<Gate
  * Saves a gate policy. The policy is validated by the gate engine (400 naming `policy.<path>`) and
  * stored with its defaults applied; the same policy as the latest version returns that version,
  * a different one becomes the next version, so verdicts keep pointing at the policy they used.
+ * A gate bound to a protected alias is re-versioned only by an admin, and its new version is what
+ * the alias requires from then on (the binding is re-pinned in the same transaction).
  *
  * @example
- * const { gate, created } = await saveGate(db, project.id, { name: 'release', policy });
+ * const { gate, created } = await saveGate(db, project.id, { name: 'release', policy }, principal);
  */
 export async function saveGate(
   db: Db,
   projectId: number,
   input: { name: string; policy: unknown; description?: string },
+  principal: Principal | undefined,
 ): Promise<{ gate: GateRow; created: boolean }> {
   const parsed = parseGatePolicy(input.policy);
   if (!parsed.ok) {
@@ -71,18 +76,29 @@ export async function saveGate(
     // jsonb does not keep key order; a deep comparison does not care about it either.
     if (latest && isDeepStrictEqual(latest.policy, parsed.policy))
       return { gate: latest, created: false };
+    const bound = (await boundGateNames(db, projectId)).has(input.name);
+    if (bound)
+      requireAdmin(
+        principal,
+        'name',
+        `re-versions gate "${input.name}": it is bound to a protected alias (see GET /api/v1/projects/{project}/protected-aliases)`,
+      );
     try {
-      const [row] = await db
-        .insert(gates)
-        .values({
-          projectId,
-          name: input.name,
-          version: (latest?.version ?? 0) + 1,
-          policy: parsed.policy,
-          description: input.description ?? latest?.description ?? null,
-        })
-        .returning();
-      return { gate: row!, created: true };
+      const row = await db.transaction(async (tx) => {
+        const [saved] = await tx
+          .insert(gates)
+          .values({
+            projectId,
+            name: input.name,
+            version: (latest?.version ?? 0) + 1,
+            policy: parsed.policy,
+            description: input.description ?? latest?.description ?? null,
+          })
+          .returning();
+        if (bound) await repinGate(tx, projectId, input.name, saved!.id);
+        return saved!;
+      });
+      return { gate: row, created: true };
     } catch (err) {
       // Someone saved a version at the same moment: look again (it may be this very policy).
       if (!isUniqueViolation(err) || attempt >= 2) throw err;
@@ -154,7 +170,7 @@ export async function computeVerdict(
     alias?: string;
     tokenId: number | null;
   },
-): Promise<{ verdict: VerdictBody; sources: EvidenceSources }> {
+): Promise<{ verdict: VerdictBody; sources: EvidenceSources; checkpointSha256: string | null }> {
   const champion = input.alias ? await aliasTarget(db, input.model, input.alias) : undefined;
   // Stored policies were validated on the way in, with defaults applied.
   const policy = input.gate.policy as GatePolicy;
@@ -165,6 +181,10 @@ export async function computeVerdict(
     serving: { modelVersionId: input.version.id, windows: servingWindows(policy) },
   });
   const result = evaluateGate(policy, evidence);
+  const [judged] = await db
+    .select({ sha256: checkpoints.sha256 })
+    .from(checkpoints)
+    .where(eq(checkpoints.id, input.version.checkpointId));
   const [row] = await db
     .insert(verdicts)
     .values({
@@ -172,6 +192,7 @@ export async function computeVerdict(
       modelVersionId: input.version.id,
       outcome: result.outcome,
       checks: result.checks,
+      checkpointSha256: judged?.sha256 ?? null,
       createdByTokenId: input.tokenId,
     })
     .returning();
@@ -181,14 +202,24 @@ export async function computeVerdict(
       version: input.version.version,
     }),
     sources,
+    checkpointSha256: row!.checkpointSha256,
   };
 }
 
-/** A stored verdict with its gate, model version and project (for authorisation). */
+/**
+ * A stored verdict with its gate version's id, the model version and weights it judged, and its
+ * project (for authorisation).
+ */
 export async function findVerdict(
   db: Db,
   verdictId: string,
-): Promise<{ verdict: VerdictBody; projectId: number; modelVersionId: number }> {
+): Promise<{
+  verdict: VerdictBody;
+  projectId: number;
+  modelVersionId: number;
+  gateId: number;
+  checkpointSha256: string | null;
+}> {
   const [row] = await db
     .select({
       verdict: verdicts,
@@ -212,6 +243,8 @@ export async function findVerdict(
     ),
     projectId: row.projectId,
     modelVersionId: row.verdict.modelVersionId,
+    gateId: row.verdict.gateId,
+    checkpointSha256: row.verdict.checkpointSha256,
   };
 }
 

@@ -13,6 +13,7 @@ import {
 } from '../db/schema/index.ts';
 import { AppError, notFound } from '../http/errors.ts';
 import type { Alias, Model, ModelVersion, Promotion } from '../schemas/registry.ts';
+import { protectionOf } from './alias-protection.ts';
 import type { Principal } from './principal.ts';
 
 export type ModelRow = typeof models.$inferSelect;
@@ -287,7 +288,7 @@ export async function lockAlias(tx: Tx, modelId: number, alias: string) {
 
 /**
  * Moves an unprotected alias by hand. A protected alias (or a request to protect one) is refused
- * with a 409: those move only through a promotion with a passing verdict.
+ * with a 409: those move only through a promotion with a passing verdict of the alias's gate.
  */
 export async function setAlias(
   db: Db,
@@ -305,11 +306,11 @@ export async function setAlias(
     await lockAlias(tx, model.id, alias);
     const to = await findVersion(tx, model, input.version);
     const current = await aliasTarget(tx, model, alias);
-    if (current?.alias.protected)
+    if ((await protectionOf(tx, model.projectId, alias)).protected)
       throw new AppError(
         409,
         'conflict',
-        `alias: "${alias}" is protected; move it with POST /api/v1/promotions and a passing verdict`,
+        `alias: "${alias}" is protected; move it with POST /api/v1/promotions and a passing verdict of its gate`,
       );
     const moved = await moveAlias(tx, {
       model,

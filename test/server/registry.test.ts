@@ -107,11 +107,11 @@ describe('promotions', () => {
     const promote = (body: object, token: string = writer.json.token) =>
       t.call('POST', '/api/v1/promotions', { project: 'support', model: 'bot', ...body }, token);
 
-    // Protecting an alias needs a verdict too.
+    // production is protected from the start; with no gate bound yet, a move needs a verdict.
     const unjudged = await promote({ version: 1, alias: 'production', protected: true });
     expect([unjudged.status, unjudged.json.error.message]).toEqual([
       409,
-      expect.stringMatching(/^alias: "production" would be protected/),
+      expect.stringMatching(/^alias: "production" is protected and no gate is bound to it yet/),
     ]);
     const first = await promote({
       version: 1,
@@ -127,10 +127,11 @@ describe('promotions', () => {
     expect((await t.call('PUT', `${models}/bot/aliases/production`, { version: 2 })).status).toBe(
       409,
     );
+    // With no gate named, the gate the first promotion bound judges the version.
     const bare = await promote({ version: 2, alias: 'production' });
     expect([bare.status, bare.json.error.message]).toEqual([
       409,
-      expect.stringMatching(/^alias: "production" is protected/),
+      expect.stringMatching(/^gate: gate "release" says fail for version 2/),
     ]);
     // Version 2 forgot general skills: the verdict computed now fails, and comes back with the 409.
     const failing = await promote({ version: 2, alias: 'production', gate: 'release' });
@@ -196,7 +197,7 @@ describe('promotions', () => {
       400,
       expect.stringMatching(/^verdictId: no verdict/),
     ]);
-    const noGate = await promote({ version: 3, alias: 'production', gate: 'nope' });
+    const noGate = await promote({ version: 3, alias: 'staging', gate: 'nope' });
     expect([noGate.status, noGate.json.error.message]).toEqual([
       404,
       'gate: gate "nope" not found',
@@ -240,6 +241,7 @@ describe('promotions', () => {
     ).toEqual([
       [3, 'pass'],
       [2, 'fail'],
+      [2, 'fail'], // the bare promotion's, judged by the bound gate
       [1, 'pass'],
     ]);
     expect(history.json.verdicts[1].id).toBe(failing.json.error.details.verdict.id);
