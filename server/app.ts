@@ -20,6 +20,7 @@ import { pluginRoutes } from './routes/plugins.ts';
 import { preferenceRoutes } from './routes/preferences.ts';
 import { projectRoutes } from './routes/projects.ts';
 import { quickstartRoutes } from './routes/quickstart.ts';
+import { protectedAliasRoutes } from './routes/protected-aliases.ts';
 import { registryRoutes } from './routes/registry.ts';
 import { runEvaluationRoutes } from './routes/run-evaluations.ts';
 import { runRoutes } from './routes/runs.ts';
@@ -73,6 +74,7 @@ export function createApp(deps: AppDeps) {
     .route('/', preferenceRoutes(deps))
     .route('/', gateRoutes(deps))
     .route('/', registryRoutes(deps))
+    .route('/', protectedAliasRoutes(deps))
     .route('/', suiteRoutes(deps))
     .route('/', leaderboardRoutes(deps))
     .route('/', runEvaluationRoutes(deps))
