@@ -40,7 +40,7 @@ export function mlflowRunSearchRoutes(deps: AppDeps) {
       sql,
       projects.map((p) => p.id),
       q,
-      views[body.run_view_type],
+      { view: views[body.run_view_type], tokenField: 'page_token' },
     );
     return ok(c, {
       runs: await presentMlflowRuns(db, await findRuns(db, ids)),

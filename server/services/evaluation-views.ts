@@ -19,7 +19,7 @@ import { AppError, notFound } from '../http/errors.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import { evalRows } from './eval-rows.ts';
 import { presentEvaluations } from './evaluations.ts';
-import { decodePageToken, encodePageToken } from './page-token.ts';
+import { cursorField, decodePageToken, encodePageToken } from './page-token.ts';
 import { findSuite } from './suites.ts';
 
 /**
@@ -84,8 +84,7 @@ export async function evaluationCasesPage(
 ) {
   const view = `cases:${subject.id}:${q.outcome}`;
   const after = q.pageToken
-    ? decodePageToken<{ after: string }>(q.pageToken, view, (c) => typeof c.after === 'string')
-        .after
+    ? decodePageToken<{ after: string }>(q.pageToken, view, { after: cursorField.text }).after
     : undefined;
   const rows = await db
     .select()
@@ -150,7 +149,7 @@ export async function projectEvaluations(db: Db, projectId: number, q: ProjectEv
     ? decodePageToken<{ t: string; id: string }>(
         q.pageToken,
         view,
-        (c) => typeof c.t === 'string' && typeof c.id === 'string',
+        { t: cursorField.timestamp, id: cursorField.uuid },
       )
     : undefined;
   const filters: (SQL | undefined)[] = [

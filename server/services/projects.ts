@@ -6,6 +6,7 @@ import { isUniqueViolation } from '../db/errors.ts';
 import { apiTokens, projects } from '../db/schema/index.ts';
 import { AppError, notFound } from '../http/errors.ts';
 import type { Project, TokenInfo } from '../schemas/projects.ts';
+import { likePattern } from './like-pattern.ts';
 import type { Principal, Role } from './principal.ts';
 import { roleAtLeast } from './principal.ts';
 
@@ -137,8 +138,8 @@ export async function searchProjects(
       : op === '!='
         ? sql`${column} is distinct from ${value}`
         : op === 'like'
-          ? sql`${column} like ${value}`
-          : sql`${column} ilike ${value}`;
+          ? sql`${column} like ${likePattern(value)}`
+          : sql`${column} ilike ${likePattern(value)}`;
   for (const n of q.names)
     where.push(
       n.op === '!=' ? ne(projects.name, n.value) : textOp(sql`${projects.name}`, n.op, n.value),

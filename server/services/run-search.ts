@@ -1,7 +1,8 @@
 import type postgres from 'postgres';
 import type { Sql } from '../db/client.ts';
-import { AppError } from '../http/errors.ts';
 import type { SearchRuns } from '../schemas/runs.ts';
+import { likePattern } from './like-pattern.ts';
+import { cursorField, decodePageToken, encodePageToken } from './page-token.ts';
 
 type Fragment = postgres.PendingQuery<postgres.Row[]>;
 
@@ -9,52 +10,39 @@ type Fragment = postgres.PendingQuery<postgres.Row[]>;
  * The sort position of the last row of a page. `v` is the sort value (null when the run lacks the
  * metric or param being sorted on: those come last), `id` breaks ties.
  */
-interface Cursor {
-  o: string;
+interface Cursor extends Record<string, unknown> {
   v: string | null;
   id: string;
 }
 
-const encodeCursor = (c: Cursor) => Buffer.from(JSON.stringify(c)).toString('base64url');
-
 // What a sort value of each kind looks like as Postgres prints it: anything else in a token was
 // not issued by us, and must be a 400 here rather than a failed cast in the query.
-const timestampShape = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}(:\d{2})?$/;
-const sortValueShape: Record<SearchRuns['orderBy']['field'], RegExp> = {
-  createdAt: timestampShape,
-  startedAt: timestampShape,
-  endedAt: timestampShape,
-  metric: /^(NaN|-?Infinity|-?\d+(\.\d+)?(e[+-]?\d+)?)$/,
-  name: /^/,
-  param: /^/,
-  tag: /^/,
+const sortValueShape: Record<SearchRuns['orderBy']['field'], (x: unknown) => boolean> = {
+  createdAt: cursorField.timestamp,
+  startedAt: cursorField.timestamp,
+  endedAt: cursorField.timestamp,
+  metric: cursorField.float8,
+  name: cursorField.text,
+  param: cursorField.text,
+  tag: cursorField.text,
 };
 
-function decodeCursor(token: string, order: SearchRuns['orderBy']): Cursor {
-  try {
-    const c = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as Cursor;
-    if (
-      c.o === orderKey(order) &&
-      typeof c.id === 'string' &&
-      /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(c.id) &&
-      (c.v === null || (typeof c.v === 'string' && sortValueShape[order.field].test(c.v)))
-    )
-      return c;
-  } catch {
-    // fall through
-  }
-  throw new AppError(
-    400,
-    'bad_request',
-    'pageToken: not a token this server issued for this order',
+const decodeCursor = (token: string, order: SearchRuns['orderBy'], field: string) =>
+  decodePageToken<Cursor>(
+    token,
+    orderKey(order),
+    { v: (v) => v === null || sortValueShape[order.field](v), id: cursorField.uuid },
+    field,
   );
-}
 
 /** A token only continues the ordering it was issued for. */
 const orderKey = (o: SearchRuns['orderBy']) => `${o.field}:${o.key ?? ''}:${o.direction}`;
 
 const ops = { '=': '=', '!=': '<>', '<': '<', '<=': '<=', '>': '>', '>=': '>=' } as const;
 const textOps = { '=': '=', '!=': '=', like: 'like', ilike: 'ilike' } as const;
+/** The right-hand side of a text comparison: LIKE patterns made ones Postgres accepts. */
+const operand = (op: keyof typeof textOps, value: string) =>
+  op === 'like' || op === 'ilike' ? likePattern(value) : value;
 
 /**
  * Which runs a search sees: `active` (the default) hides deleted runs and the runs of deleted
@@ -62,6 +50,12 @@ const textOps = { '=': '=', '!=': '=', like: 'like', ilike: 'ilike' } as const;
  * the MLflow adapter asks for the others (its run_view_type).
  */
 export type RunView = 'active' | 'deleted' | 'all';
+
+export interface SearchOptions {
+  view?: RunView;
+  /** How the caller's API names the page token, for its 400 (MLflow's `page_token`). */
+  tokenField?: string;
+}
 
 /**
  * Run ids of a project (or several) matching the filters, in the requested order, one keyset page
@@ -72,7 +66,7 @@ export async function searchRunIds(
   sql: Sql,
   projectId: number | readonly number[],
   q: SearchRuns,
-  view: RunView = 'active',
+  { view = 'active', tokenField = 'pageToken' }: SearchOptions = {},
 ): Promise<{ ids: string[]; nextPageToken: string | null }> {
   const projectIds = typeof projectId === 'number' ? [projectId] : [...projectId];
   const dead = sql`(r.deleted_at is not null or exists (select 1 from projects pr where pr.id = r.project_id and pr.deleted_at is not null))`;
@@ -84,7 +78,7 @@ export async function searchRunIds(
     where.push(
       n.op === '!='
         ? sql`r.name <> ${n.value}`
-        : sql`r.name ${sql.unsafe(textOps[n.op])} ${n.value}`,
+        : sql`r.name ${sql.unsafe(textOps[n.op])} ${operand(n.op, n.value)}`,
     );
   if (q.ids) where.push(sql`r.id = any(${q.ids}::uuid[])`);
   if (q.excludeIds?.length) where.push(sql`not (r.id = any(${q.excludeIds}::uuid[]))`);
@@ -94,14 +88,14 @@ export async function searchRunIds(
     where.push(sql`${column} ${sql.unsafe(ops[t.op])} to_timestamp(${t.value}::float8 / 1000)`);
   }
   for (const p of q.params ?? []) {
-    const match = sql`exists (select 1 from run_params p where p.run_id = r.id and p.key = ${p.key} and p.value ${sql.unsafe(textOps[p.op])} ${p.value})`;
+    const match = sql`exists (select 1 from run_params p where p.run_id = r.id and p.key = ${p.key} and p.value ${sql.unsafe(textOps[p.op])} ${operand(p.op, p.value)})`;
     where.push(p.op === '!=' ? sql`not ${match}` : match);
   }
   for (const t of q.tags ?? []) {
     if (t.op === 'exists')
       where.push(sql`exists (select 1 from run_tags t where t.run_id = r.id and t.key = ${t.key})`);
     else {
-      const match = sql`exists (select 1 from run_tags t where t.run_id = r.id and t.key = ${t.key} and t.value ${sql.unsafe(textOps[t.op])} ${t.value ?? ''})`;
+      const match = sql`exists (select 1 from run_tags t where t.run_id = r.id and t.key = ${t.key} and t.value ${sql.unsafe(textOps[t.op])} ${operand(t.op, t.value ?? '')})`;
       where.push(t.op === '!=' ? sql`not ${match}` : match);
     }
   }
@@ -136,7 +130,7 @@ export async function searchRunIds(
 
   let cursor: Fragment = sql`true`;
   if (q.pageToken) {
-    const c = decodeCursor(q.pageToken, q.orderBy);
+    const c = decodeCursor(q.pageToken, q.orderBy, tokenField);
     // Rows without a sort value come last; within each group the (value, id) pair orders them.
     cursor =
       c.v === null
@@ -159,7 +153,7 @@ export async function searchRunIds(
   return {
     ids: page.map((r) => r.id),
     nextPageToken:
-      more && last ? encodeCursor({ o: orderKey(q.orderBy), v: last.v, id: last.id }) : null,
+      more && last ? encodePageToken(orderKey(q.orderBy), { v: last.v, id: last.id }) : null,
   };
 }
 

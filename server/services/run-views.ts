@@ -5,7 +5,7 @@
 import { and, asc, desc, eq, inArray, lt, or, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { checkpoints, evaluations, findings, jobs } from '../db/schema/index.ts';
-import { decodePageToken, encodePageToken } from './page-token.ts';
+import { cursorField, decodePageToken, encodePageToken } from './page-token.ts';
 
 type FindingRow = typeof findings.$inferSelect;
 type Detector = FindingRow['detector'];
@@ -34,8 +34,7 @@ export async function listFindings(
 ) {
   const view = JSON.stringify(['findings', scope, q.detector, q.severity]);
   const before = q.pageToken
-    ? decodePageToken<{ before: number }>(q.pageToken, view, (c) => Number.isSafeInteger(c.before))
-        .before
+    ? decodePageToken<{ before: number }>(q.pageToken, view, { before: cursorField.int }).before
     : undefined;
   const rows = await db
     .select()
@@ -79,7 +78,7 @@ export async function runJobs(db: Db, runId: string, q: { limit: number; pageTok
     ? decodePageToken<{ t: string; id: string }>(
         q.pageToken,
         view,
-        (c) => typeof c.t === 'string' && typeof c.id === 'string',
+        { t: cursorField.timestamp, id: cursorField.uuid },
       )
     : undefined;
   const evaluationJobs = inArray(

@@ -82,12 +82,12 @@ describe('run search', () => {
     const forged = await search({ pageToken: 'not-ours' });
     expect(forged.status).toBe(400);
     expect(forged.json.error.message).toBe(
-      'pageToken: not a token this server issued for this order',
+      'pageToken: not a token this server issued for this view',
     );
     const token = (v: unknown, o = 'metric:eval/acc:desc') =>
-      Buffer.from(JSON.stringify({ o, v, id: '00000000-0000-4000-8000-000000000000' })).toString(
-        'base64url',
-      );
+      Buffer.from(
+        JSON.stringify({ v: o, c: { v, id: '00000000-0000-4000-8000-000000000000' } }),
+      ).toString('base64url');
     const byMetric = { field: 'metric', key: 'eval/acc', direction: 'desc' };
     for (const pageToken of [
       token('abc'),
