@@ -72,6 +72,13 @@ export const configSchema = z.object({
         .filter(Boolean),
     ),
   HELDOUT_DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  // Longest a statement of the server's pool may run before Postgres cancels it (answered 503): a
+  // stalled or runaway query frees its connection instead of holding a request forever.
+  // Migrations and other maintenance use their own connections, without this limit. 0: no limit.
+  HELDOUT_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
+  // Distinct metric keys one run may log; a batch bringing a key past it is refused (400), while
+  // points for keys already logged are always taken. Bounds the rows a run's view and search read.
+  HELDOUT_MAX_METRIC_KEYS: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
   // `serve` runs one in-process worker unless this is 0 (when remote workers do the training).
   HELDOUT_WORKER: flag.default(true),
   // GPUs of the in-process worker, as `heldout worker --gpus` takes them: "0,1"; unset means CPU.

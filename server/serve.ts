@@ -71,7 +71,10 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     await migrateDatabase(databaseUrl, async (db) => {
       ({ created: adminToken } = await ensureAdminToken(db, config.HELDOUT_ADMIN_TOKEN));
     });
-    database = openDatabase(databaseUrl, { max: config.HELDOUT_DB_POOL_SIZE });
+    database = openDatabase(databaseUrl, {
+      max: config.HELDOUT_DB_POOL_SIZE,
+      statementTimeoutMs: config.HELDOUT_STATEMENT_TIMEOUT_MS,
+    });
     const plugins = createPluginHost(config.HELDOUT_PLUGINS);
     const queue = createJobQueue(database.sql, { supervise: true });
     const app = createApp({ database, logger, version, config, plugins, queue });

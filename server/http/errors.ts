@@ -119,6 +119,17 @@ export function toErrorResponse(err: unknown, c: Context<AppEnv>, logger: Logger
     status = 400;
     body = { code: 'bad_request', message: clientDataCodes[pgErrorCode(err)!]! };
     logger.warn({ err, reqId: c.get('requestId') }, 'database refused a client value');
+  } else if (pgErrorCode(err) === '57014') {
+    // query_canceled: the statement ran past HELDOUT_STATEMENT_TIMEOUT_MS (or an operator cancelled
+    // it). Postgres is up but this work did not finish; the connection is free again.
+    status = 503;
+    body = {
+      code: 'unavailable',
+      message:
+        'the database did not finish this request in time (statement timeout); retry shortly or ask for less',
+    };
+    c.header('Retry-After', '5');
+    logger.warn({ err, reqId: c.get('requestId') }, 'statement timeout');
   } else if (unavailableCodes.has(pgErrorCode(err) ?? '')) {
     status = 503;
     body = { code: 'unavailable', message: 'the database is unavailable; retry shortly' };
