@@ -23,6 +23,7 @@ import type { JobQueue } from '../jobs/queue.ts';
 import type { EvaluationResults } from '../schemas/suites.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import { reapplyHumanRatings } from './human-ratings.ts';
+import { assertPostedCases, suiteCaseHashes } from './posted-cases.ts';
 import { recordContamination, replaceFindings } from './run-findings.ts';
 import type { EvalCase } from '../../evaluators/suite-runner.ts';
 import { activeSuiteVersions } from './suites.ts';
@@ -210,6 +211,16 @@ export async function recordEvaluation(
       'bad_request',
       `cases: the suite version has ${expected} cases, ${results.cases.length} were sent`,
     );
+  const [file] = await db
+    .select({ storageKey: datasetVersions.storageKey })
+    .from(datasetVersions)
+    .where(eq(datasetVersions.id, version.datasetVersionId));
+  if (!file) throw notFound(`dataset version ${version.datasetVersionId}`);
+  assertPostedCases(
+    await suiteCaseHashes(store, file.storageKey),
+    `${suite.name}@v${version.version}`,
+    results.cases,
+  );
   await db.transaction(async (tx) => {
     await tx.delete(evaluationCases).where(eq(evaluationCases.evaluationId, evaluationId));
     for (let i = 0; i < results.cases.length; i += 1000) {
@@ -249,11 +260,7 @@ export async function recordEvaluation(
       );
   }
   if (checkpoint.runId) {
-    const [dv] = await db
-      .select({ storageKey: datasetVersions.storageKey })
-      .from(datasetVersions)
-      .where(eq(datasetVersions.id, version.datasetVersionId));
-    const text = await new Response(await store.open(dv!.storageKey)).text();
+    const text = await new Response(await store.open(file.storageKey)).text();
     const scores = new Map(results.cases.map((c) => [c.caseId, c.scores[primary] ?? 0]));
     const cases = text
       .split('\n')

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootstrapCi } from '../../evaluators/stats/bootstrap.ts';
+import { caseHash } from '../../evaluators/suite-runner.ts';
 import { recordEvaluation } from '../../server/services/evaluations.ts';
 import { ratedPairs } from '../../server/services/rating-preferences.ts';
 import { blobStoreFor } from '../../server/storage/fs-blob-store.ts';
@@ -127,13 +128,12 @@ describe('rating cases', () => {
   it('keeps ratings when a worker writes the evaluation again (a retried job)', async () => {
     await rate(ids.rerun, 'q3', { rating: 2, annotator: 'ana' });
     const before = (await aggregatesOf(ids.rerun)).human_rating;
-    const caseHash = 'f'.repeat(64);
     const score = { value: 0, low: 0, high: 0, confidence: 0.95, n: 3, metricVersion: 'x' };
     await recordEvaluation(database.db, blobStoreFor(t.config.dataDir), ids.rerun, {
       workerId: 'w',
       cases: rows.map((r) => ({
         caseId: r.id,
-        caseHash,
+        caseHash: caseHash(r),
         output: 'again',
         scores: { exact_match: 0 },
         latencyMs: 1,
