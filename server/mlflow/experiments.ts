@@ -2,7 +2,7 @@ import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import type { AppDeps, AppEnv } from '../http/env.ts';
 import { TAG_VALUE_MAX } from '../schemas/runs.ts';
-import { authorize } from '../services/principal.ts';
+import { authorize, seesProject } from '../services/principal.ts';
 import {
   createProject,
   findProjectAny,
@@ -166,14 +166,17 @@ export function mlflowExperimentRoutes(deps: AppDeps) {
       })
       .get('/experiments/get-by-name', async (c) => {
         const { experiment_name } = await params(c, z.object({ experiment_name: z.string() }));
+        const principal = c.get('principal');
+        if (!principal) authorize(principal, null, 'read', publicRead);
         const project = await findProjectAny(db, { name: experiment_name });
-        // Clients create the experiment when told it does not exist, so this must be a clean 404.
-        if (!project)
+        // Clients create the experiment when told it does not exist, so this must be a clean 404;
+        // a token of another project hears the same, so that no name is told taken.
+        if (!project || !seesProject(principal, project.id))
           throw new MlflowError(
             'RESOURCE_DOES_NOT_EXIST',
             `Could not find experiment with name '${experiment_name}'`,
           );
-        authorize(c.get('principal'), project.id, 'read', publicRead);
+        authorize(principal, project.id, 'read', publicRead);
         return ok(c, { experiment: presentExperiment(project) });
       })
       .post('/experiments/search', search)

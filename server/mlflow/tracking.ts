@@ -5,7 +5,7 @@ import type { AppDeps, AppEnv } from '../http/env.ts';
 import { AppError } from '../http/errors.ts';
 import { key as heldoutKey } from '../schemas/runs.ts';
 import type { RunStatus } from '../schemas/runs.ts';
-import { authorize, type Role } from '../services/principal.ts';
+import { authorize, seesProject, type Role } from '../services/principal.ts';
 import { findProjectAny, findProjectsAny } from '../services/projects.ts';
 import { findRun, presentRuns } from '../services/runs.ts';
 import { defaultProject } from './default-project.ts';
@@ -89,13 +89,19 @@ export function runIdOf(body: { run_id?: string; run_uuid?: string }): string {
 const noExperiment = (id: string) =>
   new MlflowError('RESOURCE_DOES_NOT_EXIST', `No Experiment with id=${id} exists`);
 
-/** An experiment (deleted or not) the caller may act on with `role`. */
+/**
+ * An experiment (deleted or not) the caller may act on with `role`. As for /api/v1's projects, a
+ * token of another project is told it does not exist, and an anonymous caller who may not read
+ * hears 401 before anything is looked up.
+ */
 export async function experimentFor(
   deps: AppDeps,
   c: Context<AppEnv>,
   id: string,
   role: Role,
 ): Promise<ProjectRow> {
+  const principal = c.get('principal');
+  if (!principal) authorize(principal, null, role, deps.config.HELDOUT_PUBLIC_READ);
   if (!/^\d{1,15}$/.test(id)) throw noExperiment(id);
   // "0" is MLflow's default experiment: heldout's project "Default" (project ids start at 1).
   const project =
@@ -106,8 +112,8 @@ export async function experimentFor(
           'experiment_id: set an experiment (mlflow.set_experiment) or create the project',
         )
       : await findProjectAny(deps.database.db, { id: Number(id) });
-  if (!project) throw noExperiment(id);
-  authorize(c.get('principal'), project.id, role, deps.config.HELDOUT_PUBLIC_READ);
+  if (!project || !seesProject(principal, project.id)) throw noExperiment(id);
+  authorize(principal, project.id, role, deps.config.HELDOUT_PUBLIC_READ);
   return project;
 }
 

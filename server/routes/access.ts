@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import type { AppDeps, AppEnv } from '../http/env.ts';
-import { authorize, type Role } from '../services/principal.ts';
+import { notFound } from '../http/errors.ts';
+import { authorize, seesProject, type Role } from '../services/principal.ts';
 import { findProject } from '../services/projects.ts';
 import { runProjectId } from '../services/runs.ts';
 
@@ -16,14 +17,22 @@ export async function authorizeRun(
   return projectId;
 }
 
-/** Resolves a project by id or name and authorises the caller on it. */
+/**
+ * Resolves a project by id or name and authorises the caller on it. Whether the project exists
+ * is told only to callers who could see it: an anonymous caller who may not read gets 401 before
+ * the lookup, and a token of another project the same 404 as for a name nobody has taken.
+ */
 export async function authorizeProject(
   deps: AppDeps,
   c: Context<AppEnv>,
   idOrName: string,
   role: Role,
 ) {
+  const principal = c.get('principal');
+  const publicRead = deps.config.HELDOUT_PUBLIC_READ;
+  if (!principal) authorize(principal, null, role, publicRead);
   const project = await findProject(deps.database.db, idOrName);
-  authorize(c.get('principal'), project.id, role, deps.config.HELDOUT_PUBLIC_READ);
+  if (!seesProject(principal, project.id)) throw notFound(`project "${idOrName}"`);
+  authorize(principal, project.id, role, publicRead);
   return project;
 }

@@ -27,6 +27,18 @@ export function requirePrincipal(principal: Principal | undefined): asserts prin
 }
 
 /**
+ * Whether `principal` may know that `projectId` exists. A token scoped to one project is told that
+ * any other does not exist, in the very words used for a name nobody has taken: a 403 would tell it
+ * which names are taken. (Within its own project a role too low is still 403.)
+ *
+ * @example
+ * if (!seesProject(c.get('principal'), project.id)) throw notFound(`project "${name}"`);
+ */
+export function seesProject(principal: Principal | undefined, projectId: number): boolean {
+  return !principal || principal.projectId === null || principal.projectId === projectId;
+}
+
+/**
  * Throws 401 or 403 unless `principal` may act with `needed` on `projectId`. Anonymous reads pass
  * only when the server runs with HELDOUT_PUBLIC_READ=1.
  *

@@ -256,7 +256,10 @@ describe('dataset upload', () => {
 
     await t.call('POST', '/api/v1/projects', { name: 'elsewhere' });
     const elsewhere = await t.call('GET', '/api/v1/projects/elsewhere/datasets', undefined, reader);
-    expect(elsewhere.status).toBe(403);
+    expect([elsewhere.status, elsewhere.json.error.message]).toEqual([
+      404,
+      'project "elsewhere" not found',
+    ]);
 
     const open = await testApp(database, { HELDOUT_DATA_DIR: dataDir, HELDOUT_PUBLIC_READ: '1' });
     const anonymous = await open.call('GET', `${base}/auth/versions/1/content`, undefined, null);
