@@ -13,6 +13,7 @@ import {
 } from '../http/openapi.ts';
 import { projectName } from '../schemas/common.ts';
 import { authorize } from '../services/principal.ts';
+import { findProjectAny } from '../services/projects.ts';
 import { runQuickstart, type QuickstartEvent } from '../quickstart/quickstart.ts';
 
 const startBody = z
@@ -34,6 +35,7 @@ const state = z
 type State = z.infer<typeof state>;
 
 const MAX_EVENTS = 100;
+const IDLE: State = { status: 'idle', project: null, events: [], promoted: null, error: null };
 
 /**
  * Where this server listens, from the request's own connection. Never the request's URL: its host
@@ -54,7 +56,7 @@ function selfOrigin(c: Context, deps: AppDeps): string {
  * (the runs, evaluations and verdicts it makes are in the database like any others).
  */
 export function quickstartRoutes(deps: AppDeps) {
-  let current: State = { status: 'idle', project: null, events: [], promoted: null, error: null };
+  let current: State = IDLE;
   return createRouter()
     .openapi(
       createRoute({
@@ -116,20 +118,29 @@ export function quickstartRoutes(deps: AppDeps) {
         path: '/quickstart',
         tags: ['quickstart'],
         security: bearerSecurity,
-        summary: "The quickstart's progress on this server",
+        summary:
+          "The quickstart's progress, to global tokens and tokens of the project it builds (to others, idle)",
         responses: {
           200: jsonResponse(state, 'Idle, running, finished or failed'),
           ...errorResponses,
         },
       }),
-      (c) => {
-        // Any valid token may watch (the projects it builds have their own permissions).
-        if (!c.get('principal') && !deps.config.HELDOUT_PUBLIC_READ)
+      async (c) => {
+        const principal = c.get('principal');
+        if (!principal && !deps.config.HELDOUT_PUBLIC_READ)
           throw new AppError(
             401,
             'unauthorized',
             'a token is needed (Authorization: Bearer <token>)',
           );
+        // Its events are the project's runs, verdicts and gate output: shown to whoever may read
+        // every project (a global token, or anyone under HELDOUT_PUBLIC_READ) and to tokens of the
+        // project it builds. A token of another project sees no quickstart at all, not even which
+        // project one builds.
+        if (principal?.projectId != null) {
+          const own = await findProjectAny(deps.database.db, { id: principal.projectId });
+          if (own?.name !== current.project) return c.json(IDLE, 200);
+        }
         return c.json(current, 200);
       },
     );

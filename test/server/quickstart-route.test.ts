@@ -57,4 +57,31 @@ describe('/api/v1/quickstart', () => {
       message: expect.stringMatching(/^project qs/),
     });
   });
+
+  it("shows a project token nothing of a quickstart building another project, its own project's in full", async () => {
+    const idle = { status: 'idle', project: null, events: [], promoted: null, error: null };
+    await t.call('POST', '/api/v1/projects', { name: 'outsider' });
+    await t.call('POST', '/api/v1/projects', { name: 'qs-own' });
+    const tokenOf = async (project: string) =>
+      (await t.call('POST', `/api/v1/projects/${project}/tokens`, { name: 'w', role: 'write' }))
+        .json.token as string;
+    const outsider = await tokenOf('outsider');
+    const insider = await tokenOf('qs-own');
+    expect(
+      (await t.call('POST', '/api/v1/quickstart', { scale: 'short', project: 'qs-own' })).status,
+    ).toBe(202);
+    const failed = await waitFor(
+      'the quickstart to fail',
+      async () => {
+        const s = (await t.call('GET', '/api/v1/quickstart')).json;
+        return s.status === 'failed' ? s : undefined;
+      },
+      20_000,
+    );
+    expect(failed.project).toBe('qs-own');
+    const seen = await t.call('GET', '/api/v1/quickstart', undefined, outsider);
+    expect([seen.status, seen.json]).toEqual([200, idle]);
+    expect(seen.text).not.toContain('qs-own');
+    expect((await t.call('GET', '/api/v1/quickstart', undefined, insider)).json).toEqual(failed);
+  });
 });
