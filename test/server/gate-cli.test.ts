@@ -71,7 +71,18 @@ describe('heldout gate', () => {
     expect(r.stdout).toContain('promoted: production -> v1');
     expect(r.stderr).toBe('');
     expect(fs.readFileSync(junit, 'utf8')).not.toContain('<failure');
-    expect((await client.models.alias('support', 'bot', 'production')).version).toBe(1);
+    // production is protected from the start, and this first promotion bound the gate it ran.
+    expect(await client.models.alias('support', 'bot', 'production')).toMatchObject({
+      version: 1,
+      protected: true,
+    });
+    const rules = await fetch(`${server.url}/api/v1/projects/support/protected-aliases`, {
+      headers: { authorization: `Bearer ${token}` },
+    }).then((r) => r.json());
+    expect(rules.aliases[0]).toMatchObject({
+      alias: 'production',
+      gate: { name: 'release', version: 1 },
+    });
   });
 
   it('exits 1 on a failing version, writes the reports and leaves the alias alone', async () => {
