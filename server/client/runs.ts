@@ -3,6 +3,7 @@ import type {
   LogMetrics,
   MetricBuckets,
   MetricHistory,
+  MetricList,
   MetricSummary,
 } from '../schemas/metrics.ts';
 import type { CreateRun, Run, RunStatus, SearchRuns } from '../schemas/runs.ts';
@@ -77,8 +78,19 @@ export function metricsClient(t: Transport) {
             typeof p.value === 'number' && !Number.isFinite(p.value) ? String(p.value) : p.value,
         })),
       } as LogMetrics),
-    list: async (runId: string) =>
-      (await t.json<{ metrics: MetricSummary[] }>('GET', `/runs/${runId}/metrics`)).metrics,
+    /** Every metric of the run (a run holds at most HELDOUT_MAX_METRIC_KEYS), page after page. */
+    async list(runId: string) {
+      const all: MetricSummary[] = [];
+      let pageToken: string | undefined;
+      do {
+        const page = await t.json<MetricList>('GET', `/runs/${runId}/metrics`, undefined, {
+          pageToken,
+        });
+        all.push(...page.metrics);
+        pageToken = page.nextPageToken ?? undefined;
+      } while (pageToken);
+      return all;
+    },
     historyPage: (
       runId: string,
       key: string,

@@ -75,6 +75,7 @@ async function ingest(deps: AppDeps, runId: string, points: z.infer<typeof metri
     deps.database.sql,
     runId,
     points.map((p) => ({ key: p.key, value: p.value, step: p.step ?? 0, timestamp: p.timestamp })),
+    { maxKeys: deps.config.HELDOUT_MAX_METRIC_KEYS },
   );
 }
 

@@ -14,7 +14,8 @@ import {
   logMetricsBody,
   metricBuckets,
   metricHistory,
-  metricSummary,
+  metricList,
+  metricListQuery,
   type MetricHistory,
 } from '../schemas/metrics.ts';
 import {
@@ -49,7 +50,9 @@ export function metricRoutes(deps: AppDeps) {
       async (c) => {
         const { runId } = c.req.valid('param');
         await authorizeRun(deps, c, runId, 'write');
-        return c.json({ stored: await logMetrics(sql, runId, c.req.valid('json').metrics) }, 200);
+        const points = c.req.valid('json').metrics;
+        const limits = { maxKeys: deps.config.HELDOUT_MAX_METRIC_KEYS };
+        return c.json({ stored: await logMetrics(sql, runId, points, limits) }, 200);
       },
     )
     .openapi(
@@ -58,19 +61,16 @@ export function metricRoutes(deps: AppDeps) {
         path: '/runs/{runId}/metrics',
         tags,
         security: bearerSecurity,
-        request: { params: runParam },
+        request: { params: runParam, query: metricListQuery },
         responses: {
-          200: jsonResponse(
-            z.object({ metrics: z.array(metricSummary) }),
-            'Every metric of the run, by key, at most 10000',
-          ),
+          200: jsonResponse(metricList, "One page of the run's metrics, by key"),
           ...errorResponses,
         },
       }),
       async (c) => {
         const { runId } = c.req.valid('param');
         await authorizeRun(deps, c, runId, 'read');
-        return c.json({ metrics: await listMetrics(sql, runId) }, 200);
+        return c.json(await listMetrics(sql, runId, c.req.valid('query')), 200);
       },
     )
     .openapi(

@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { limit, pageToken } from './common.ts';
 import { key } from './runs.ts';
 
 export const MAX_BATCH_POINTS = 10_000;
@@ -39,6 +40,23 @@ export const metricSummary = z
     max: wireValue,
   })
   .openapi('MetricSummary');
+
+export const MAX_METRICS_PAGE = 10_000;
+
+export const metricListQuery = z.object({
+  limit: limit(MAX_METRICS_PAGE, MAX_METRICS_PAGE),
+  pageToken,
+});
+
+export const metricList = z
+  .object({
+    metrics: z.array(metricSummary),
+    truncated: z
+      .boolean()
+      .openapi({ description: 'more keys follow: pass nextPageToken for them' }),
+    nextPageToken: z.string().nullable(),
+  })
+  .openapi('MetricList');
 
 export const historyQuery = z.object({
   key: key.openapi({ param: { name: 'key', in: 'query' } }),
@@ -94,3 +112,4 @@ export type LogMetrics = z.infer<typeof logMetricsBody>;
 export type MetricHistory = z.infer<typeof metricHistory>;
 export type MetricBuckets = z.infer<typeof metricBuckets>;
 export type MetricSummary = z.infer<typeof metricSummary>;
+export type MetricList = z.infer<typeof metricList>;

@@ -69,6 +69,13 @@ export const updateRunBody = z
   })
   .openapi('UpdateRun');
 
+/**
+ * Latest metrics a run shows inline, in key order: a run may hold thousands of keys (up to
+ * HELDOUT_MAX_METRIC_KEYS), and a search shows many runs. The rest are paged from
+ * GET /runs/{runId}/metrics.
+ */
+export const RUN_VIEW_METRICS = 1000;
+
 export const latestMetric = z.object({
   step: z.number().int(),
   value: z.union([z.number(), z.enum(['NaN', 'Infinity', '-Infinity'])]),
@@ -94,9 +101,12 @@ export const run = z
     endedAt: timestamp.nullable(),
     params: z.record(z.string(), z.string()),
     tags: z.record(z.string(), z.string()),
-    metrics: z
-      .record(z.string(), latestMetric)
-      .openapi({ description: 'latest value of each metric' }),
+    metrics: z.record(z.string(), latestMetric).openapi({
+      description: `latest value of each metric, the first ${RUN_VIEW_METRICS} by key`,
+    }),
+    metricsTruncated: z.boolean().openapi({
+      description: `the run has more than ${RUN_VIEW_METRICS} metrics: GET /runs/{runId}/metrics pages them all`,
+    }),
     datasets: z.array(z.object({ datasetVersionId: z.number().int(), role: z.string() })),
   })
   .openapi('Run');

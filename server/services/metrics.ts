@@ -1,8 +1,9 @@
 import type { Sql } from '../db/client.ts';
 import { isUniqueViolation } from '../db/errors.ts';
-import { notFound } from '../http/errors.ts';
+import { AppError, notFound } from '../http/errors.ts';
 import type { LogMetrics, MetricBuckets, MetricSummary } from '../schemas/metrics.ts';
 import { decodeValue, encodeValue } from './metric-values.ts';
+import { cursorField, decodePageToken, encodePageToken } from './page-token.ts';
 
 interface SeriesBatch {
   key: string;
@@ -52,19 +53,26 @@ const arrayLiteral = (values: readonly number[]) => `{${values.join(',')}}`;
 const textArrayLiteral = (values: readonly string[]) =>
   `{${values.map((v) => `"${v.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`).join(',')}}`;
 
+/** What one run may hold; see HELDOUT_MAX_METRIC_KEYS. */
+export interface MetricLimits {
+  maxKeys: number;
+}
+
 /**
  * Stores a batch of points all-or-nothing, in one statement (one round trip, one commit).
  * Re-logging a (key, step) overwrites it, so a client retrying a batch it never got an answer for
  * changes nothing. Each series keeps its latest point (by step) and its extremes (NaN ignored) for
- * run search.
+ * run search. A batch that brings a run past `limits.maxKeys` distinct keys is refused (400, and
+ * nothing of it is stored); points for keys the run already has are always taken.
  *
  * @example
- * await logMetrics(sql, runId, [{ key: 'loss', step: 10, value: 2.31 }]);
+ * await logMetrics(sql, runId, [{ key: 'loss', step: 10, value: 2.31 }], { maxKeys: 10_000 });
  */
 export async function logMetrics(
   sql: Sql,
   runId: string,
   points: LogMetrics['metrics'],
+  limits: MetricLimits,
 ): Promise<number> {
   const batches = groupBatch(points, Date.now());
   const ord: number[] = [];
@@ -77,18 +85,27 @@ export async function logMetrics(
     values.push(...b.values);
     walls.push(...b.walls);
   });
+  const keys = textArrayLiteral(batches.map((b) => b.key));
   // New points are the common case and a plain insert is markedly cheaper than an upsert; a batch
   // that re-logs a stored step fails as a whole (nothing of it stays) and is then upserted.
-  const write = (upsert: boolean) => sql`
+  // With `onlyKnownKeys` the statement writes nothing at all when the batch names a key the run
+  // does not have yet, and says so (`fresh`): new keys then take the counted path below.
+  const write = async (db: Sql, upsert: boolean, onlyKnownKeys: boolean) => {
+    const [row] = await db<{ fresh: boolean }[]>`
     with k as (
       select * from unnest(
-        ${textArrayLiteral(batches.map((b) => b.key))}::text[], ${arrayLiteral(batches.map((b) => b.lastStep))}::int8[],
+        ${keys}::text[], ${arrayLiteral(batches.map((b) => b.lastStep))}::int8[],
         ${arrayLiteral(batches.map((b) => b.lastValue))}::float8[], ${arrayLiteral(batches.map((b) => b.lastWall))}::int8[],
         ${arrayLiteral(batches.map((b) => b.min))}::float8[], ${arrayLiteral(batches.map((b) => b.max))}::float8[]
       ) with ordinality as k(key, last_step, last_value, last_wall_time, min_value, max_value, ord)
+    ), fresh as (
+      select ${onlyKnownKeys}::bool and exists (
+        select 1 from k where not exists (
+          select 1 from metric_series m where m.run_id = ${runId} and m.key = k.key)) as fresh
     ), s as (
       insert into metric_series as s (run_id, key, last_step, last_value, last_wall_time, min_value, max_value)
-      select ${runId}, key, last_step, last_value, last_wall_time, min_value, max_value from k order by ord
+      select ${runId}, key, last_step, last_value, last_wall_time, min_value, max_value from k
+      where not (select fresh from fresh) order by ord
       on conflict (run_id, key) do update set
         last_value = case when excluded.last_step >= s.last_step then excluded.last_value else s.last_value end,
         last_wall_time = case when excluded.last_step >= s.last_step then excluded.last_wall_time else s.last_wall_time end,
@@ -99,23 +116,76 @@ export async function logMetrics(
                          when s.max_value = 'NaN' then excluded.max_value
                          else greatest(s.max_value, excluded.max_value) end
       returning s.id, s.key
+    ), p as (
+      insert into metric_points (series_id, step, value, wall_time)
+      select s.id, p.step, p.value, p.wall_time
+      from unnest(${arrayLiteral(ord)}::int8[], ${arrayLiteral(steps)}::int8[], ${arrayLiteral(values)}::float8[],
+                  ${arrayLiteral(walls)}::int8[]) as p(ord, step, value, wall_time)
+      join k on k.ord = p.ord join s on s.key = k.key
+      ${upsert ? db`on conflict (series_id, step) do update set value = excluded.value, wall_time = excluded.wall_time` : db``}
     )
-    insert into metric_points (series_id, step, value, wall_time)
-    select s.id, p.step, p.value, p.wall_time
-    from unnest(${arrayLiteral(ord)}::int8[], ${arrayLiteral(steps)}::int8[], ${arrayLiteral(values)}::float8[],
-                ${arrayLiteral(walls)}::int8[]) as p(ord, step, value, wall_time)
-    join k on k.ord = p.ord join s on s.key = k.key
-    ${upsert ? sql`on conflict (series_id, step) do update set value = excluded.value, wall_time = excluded.wall_time` : sql``}`;
+    select fresh from fresh`;
+    return row!.fresh;
+  };
+  let fresh: boolean;
   try {
-    await write(false);
+    fresh = await write(sql, false, true);
   } catch (err) {
     if (!isUniqueViolation(err)) throw err;
-    await write(true);
+    fresh = await write(sql, true, true);
   }
+  if (fresh)
+    await addKeys(sql, runId, { keys, count: batches.length }, limits, (tx) =>
+      write(tx, true, false),
+    );
   return steps.length;
 }
 
-export async function listMetrics(sql: Sql, runId: string): Promise<MetricSummary[]> {
+/**
+ * Writes a batch that brings new keys, after counting the run's keys against the cap. Such writes
+ * of one run take turns on its row (a lock that plain point writes never take, so they go on), or
+ * concurrent batches could each see room for their own keys and pass the cap together.
+ */
+async function addKeys(
+  sql: Sql,
+  runId: string,
+  batch: { keys: string; count: number },
+  { maxKeys }: MetricLimits,
+  write: (tx: Sql) => Promise<unknown>,
+) {
+  await sql.begin(async (tx) => {
+    await tx`select 1 from runs where id = ${runId} for no key update`;
+    const [count] = await tx<{ total: number; present: number }[]>`
+      select count(*)::int as total, count(*) filter (where key = any(${batch.keys}::text[]))::int as present
+      from metric_series where run_id = ${runId}`;
+    const added = batch.count - count!.present;
+    if (count!.total + added > maxKeys)
+      throw new AppError(
+        400,
+        'bad_request',
+        `metrics: a run may log at most ${maxKeys} distinct metric keys (HELDOUT_MAX_METRIC_KEYS); run ${runId} has ${count!.total} and this batch adds ${added}. Points for keys it already has are still taken`,
+        { maxKeys, keys: count!.total, adding: added },
+      );
+    await write(tx as unknown as Sql);
+  });
+}
+
+/**
+ * One page of a run's metrics (latest value and extremes of each key) in key order. `truncated`
+ * says more keys follow, and `nextPageToken` continues after the last one.
+ *
+ * @example
+ * const { metrics, nextPageToken } = await listMetrics(sql, runId, { limit: 1000 });
+ */
+export async function listMetrics(
+  sql: Sql,
+  runId: string,
+  q: { limit: number; pageToken?: string },
+): Promise<{ metrics: MetricSummary[]; truncated: boolean; nextPageToken: string | null }> {
+  const view = `metrics:${runId}`;
+  const after = q.pageToken
+    ? decodePageToken<{ after: string }>(q.pageToken, view, { after: cursorField.text }).after
+    : undefined;
   const rows = await sql<
     {
       key: string;
@@ -127,17 +197,23 @@ export async function listMetrics(sql: Sql, runId: string): Promise<MetricSummar
     }[]
   >`
     select key, last_step, last_value, last_wall_time, min_value, max_value
-    from metric_series where run_id = ${runId}
+    from metric_series where run_id = ${runId} ${after === undefined ? sql`` : sql`and key > ${after}`}
     order by key
-    limit 10000 -- unpaged, so bounded: no list endpoint answers with unbounded rows`;
-  return rows.map((r) => ({
-    key: r.key,
-    lastStep: r.last_step,
-    lastValue: encodeValue(r.last_value),
-    lastWallTime: r.last_wall_time,
-    min: encodeValue(r.min_value),
-    max: encodeValue(r.max_value),
-  }));
+    limit ${q.limit + 1}`;
+  const page = rows.slice(0, q.limit);
+  const truncated = rows.length > q.limit;
+  return {
+    metrics: page.map((r) => ({
+      key: r.key,
+      lastStep: r.last_step,
+      lastValue: encodeValue(r.last_value),
+      lastWallTime: r.last_wall_time,
+      min: encodeValue(r.min_value),
+      max: encodeValue(r.max_value),
+    })),
+    truncated,
+    nextPageToken: truncated ? encodePageToken(view, { after: page.at(-1)!.key }) : null,
+  };
 }
 
 async function seriesId(sql: Sql, runId: string, key: string): Promise<number> {

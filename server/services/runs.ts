@@ -5,7 +5,6 @@ import {
   checkpoints,
   datasets,
   datasetVersions,
-  metricSeries,
   runDatasets,
   runParams,
   runs,
@@ -13,7 +12,7 @@ import {
 } from '../db/schema/index.ts';
 import { AppError, notFound } from '../http/errors.ts';
 import type { SubmitInfo } from '../../plugins/sdk/index.ts';
-import type { CreateRun, Run, RunStatus } from '../schemas/runs.ts';
+import { RUN_VIEW_METRICS, type CreateRun, type Run, type RunStatus } from '../schemas/runs.ts';
 import { insertTrainJob } from './jobs.ts';
 import { encodeValue } from './metric-values.ts';
 
@@ -245,31 +244,61 @@ export async function findRuns(db: Db, ids: string[]): Promise<RunRow[]> {
   return ids.flatMap((id) => byId.get(id) ?? []);
 }
 
-/** Params, tags, latest metrics and datasets of many runs, fetched in four queries. */
+/** Items by run id, in one pass: the run view handles every metric key of a run. */
+function byRun<T extends { runId: string }>(items: readonly T[]): Map<string, T[]> {
+  const map = new Map<string, T[]>();
+  for (const item of items) {
+    const list = map.get(item.runId);
+    if (list) list.push(item);
+    else map.set(item.runId, [item]);
+  }
+  return map;
+}
+
+/**
+ * The first RUN_VIEW_METRICS + 1 latest metrics of each run by key (one more says it has more):
+ * a lateral join walks each run's (run_id, key) index only that far, however many keys it has.
+ */
+async function latestMetrics(db: Db, ids: string[]) {
+  const rows = (await db.execute(sql`
+    select r.id as run_id, m.key, m.last_step, m.last_value, m.last_wall_time
+    from runs r cross join lateral (
+      select key, last_step, last_value, last_wall_time from metric_series s
+      where s.run_id = r.id order by key limit ${RUN_VIEW_METRICS + 1}
+    ) m
+    where r.id in (${sql.join(
+      ids.map((id) => sql`${id}::uuid`),
+      sql`, `,
+    )})`)) as unknown as {
+    run_id: string;
+    key: string;
+    last_step: number | string;
+    last_value: number;
+    last_wall_time: number | string;
+  }[];
+  return rows.map((r) => ({
+    runId: r.run_id,
+    key: r.key,
+    step: Number(r.last_step),
+    value: r.last_value,
+    wallTime: Number(r.last_wall_time),
+  }));
+}
+
+/**
+ * Params, tags, latest metrics (the first RUN_VIEW_METRICS by key, flagged when there are more)
+ * and datasets of many runs, fetched in four queries and put together in time linear in the rows.
+ */
 export async function presentRuns(db: Db, rows: RunRow[]): Promise<Run[]> {
   const ids = rows.map((r) => r.id);
   if (!ids.length) return [];
   const [params, tags, metrics, links] = await Promise.all([
     db.select().from(runParams).where(inArray(runParams.runId, ids)),
     db.select().from(runTags).where(inArray(runTags.runId, ids)),
-    db
-      .select({
-        runId: metricSeries.runId,
-        key: metricSeries.key,
-        step: metricSeries.lastStep,
-        value: metricSeries.lastValue,
-        wallTime: metricSeries.lastWallTime,
-      })
-      .from(metricSeries)
-      .where(inArray(metricSeries.runId, ids)),
+    latestMetrics(db, ids),
     db.select().from(runDatasets).where(inArray(runDatasets.runId, ids)),
   ]);
-  const group = <T extends { runId: string }>(items: T[]) => {
-    const map = new Map<string, T[]>();
-    for (const item of items) map.set(item.runId, [...(map.get(item.runId) ?? []), item]);
-    return map;
-  };
-  const [p, t, m, d] = [group(params), group(tags), group(metrics), group(links)];
+  const [p, t, m, d] = [byRun(params), byRun(tags), byRun(metrics), byRun(links)];
   const iso = (x: Date | null) => x?.toISOString() ?? null;
   return rows.map((r) => ({
     id: r.id,
@@ -290,11 +319,11 @@ export async function presentRuns(db: Db, rows: RunRow[]): Promise<Run[]> {
     params: Object.fromEntries((p.get(r.id) ?? []).map((x) => [x.key, x.value])),
     tags: Object.fromEntries((t.get(r.id) ?? []).map((x) => [x.key, x.value])),
     metrics: Object.fromEntries(
-      (m.get(r.id) ?? []).map((x) => [
-        x.key,
-        { step: x.step, value: encodeValue(x.value), wallTime: x.wallTime },
-      ]),
+      (m.get(r.id) ?? [])
+        .slice(0, RUN_VIEW_METRICS)
+        .map((x) => [x.key, { step: x.step, value: encodeValue(x.value), wallTime: x.wallTime }]),
     ),
+    metricsTruncated: (m.get(r.id)?.length ?? 0) > RUN_VIEW_METRICS,
     datasets: (d.get(r.id) ?? []).map((x) => ({
       datasetVersionId: x.datasetVersionId,
       role: x.role,

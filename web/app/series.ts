@@ -1,10 +1,27 @@
 import { api, query } from './api.ts';
-import type { Buckets, Wire } from './types.ts';
+import type { Buckets, MetricSummary, Wire } from './types.ts';
 
 export interface Series {
   points: { step: number; value: number; wallTime: number }[];
   /** Present when some bucket holds more than one point: its min/max band. */
   band: { step: number; min: number; max: number }[] | null;
+}
+
+/**
+ * Every metric summary of a run. The server answers them a page at a time (a run may hold tens of
+ * thousands of keys), and the loss keys the charts want may sit on any page.
+ */
+export async function loadMetricSummaries(runId: string): Promise<MetricSummary[]> {
+  const all: MetricSummary[] = [];
+  let pageToken: string | undefined;
+  do {
+    const page = await api<{ metrics: MetricSummary[]; nextPageToken: string | null }>(
+      `/runs/${runId}/metrics${query({ pageToken })}`,
+    );
+    all.push(...page.metrics);
+    pageToken = page.nextPageToken ?? undefined;
+  } while (pageToken);
+  return all;
 }
 
 const finite = (v: Wire | null): v is number => typeof v === 'number' && Number.isFinite(v);

@@ -4,8 +4,8 @@ import { draw } from '../chart.ts';
 import { h, mount } from '../dom.ts';
 import { num } from '../format.ts';
 import { projectPath, setQuery, type View } from '../router.ts';
-import { loadSeries } from '../series.ts';
-import type { MetricSummary, Run } from '../types.ts';
+import { loadMetricSummaries, loadSeries } from '../series.ts';
+import type { Run } from '../types.ts';
 import { lossKeys, type RunEvaluations } from './run.ts';
 
 const MAX_RUNS = 8;
@@ -32,9 +32,7 @@ export async function comparePage({ root, params, query: q }: View) {
     return;
   }
   const runs = await Promise.all(ids.map((id) => api<Run>(`/runs/${id}`)));
-  const summaries = await Promise.all(
-    ids.map((id) => api<{ metrics: MetricSummary[] }>(`/runs/${id}/metrics`)),
-  );
+  const summaries = await Promise.all(ids.map((id) => loadMetricSummaries(id)));
   const evals = await Promise.all(ids.map((id) => api<RunEvaluations>(`/runs/${id}/evaluations`)));
 
   const rows: [string, string[]][] = [];
@@ -77,7 +75,7 @@ export async function comparePage({ root, params, query: q }: View) {
 
   const losses = await Promise.all(
     ids.map(async (id, i) => {
-      const key = lossKeys(summaries[i]!.metrics.map((m) => m.key)).train;
+      const key = lossKeys(summaries[i]!.map((m) => m.key)).train;
       return key
         ? (await loadSeries(id, key, {}, 500)).points.map((p) => ({ ...p, run: runs[i]!.name }))
         : [];

@@ -5,7 +5,7 @@ import { h, mount } from '../dom.ts';
 import { findingList } from '../findings.ts';
 import { count, duration, num, signed, tone, when } from '../format.ts';
 import { projectPath, refresh, setQuery, type View } from '../router.ts';
-import { loadSeries } from '../series.ts';
+import { loadMetricSummaries, loadSeries } from '../series.ts';
 import type { Checkpoint, Evaluation, Finding, Job, MetricSummary, Run } from '../types.ts';
 
 const LIVE_EVERY_MS = 3000;
@@ -35,9 +35,9 @@ export async function runPage({ root, params, query: q, signal }: View) {
   const from = q.get('from') ? Number(q.get('from')) : null;
   const to = q.get('to') ? Number(q.get('to')) : null;
 
-  const [run, { metrics }, { checkpoints }, evals, findings, jobs] = await Promise.all([
+  const [run, metrics, { checkpoints }, evals, findings, jobs] = await Promise.all([
     api<Run>(`/runs/${runId}`),
-    api<{ metrics: MetricSummary[] }>(`/runs/${runId}/metrics`),
+    loadMetricSummaries(runId),
     api<{ checkpoints: Checkpoint[] }>(`/runs/${runId}/checkpoints`),
     api<RunEvaluations>(`/runs/${runId}/evaluations`),
     api<{ findings: Finding[] }>(`/runs/${runId}/findings`).then((r) => r.findings),
@@ -201,7 +201,7 @@ function watch(runId: string, seen: Run, signal: AbortSignal) {
 
 function runHeader(project: string, run: Run, metrics: MetricSummary[], jobs: Job[]) {
   const totalSteps = Number((run.config as { steps?: unknown } | null)?.steps);
-  const step = Math.max(0, ...metrics.map((m) => m.lastStep));
+  const step = metrics.reduce((most, m) => Math.max(most, m.lastStep), 0);
   const running = run.status === 'running';
   const job = jobs[0];
   return h(
