@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
+import { anonymousBodies } from './http/anonymous-bodies.ts';
 import { authenticate } from './http/auth.ts';
 import { AppError, toErrorResponse } from './http/errors.ts';
 import type { AppDeps, AppEnv } from './http/env.ts';
@@ -56,12 +57,14 @@ export function createApp(deps: AppDeps) {
     },
   });
   api
+    // Who is calling is decided from the headers, before any body is read or limited.
+    .use(authenticate(deps.database.db, deps.config))
+    .use(anonymousBodies(deps.config))
     .use(async (c, next) =>
       c.req.header('content-type')?.includes('json') && !isStreamedUpload(c.req.method, c.req.path)
         ? jsonLimit(c, next)
         : next(),
     )
-    .use(authenticate(deps.database.db, deps.config))
     .route('/', healthRoutes(deps))
     .route('/', projectRoutes(deps))
     .route('/', artifactRoutes(deps))

@@ -9,6 +9,7 @@ import type { Config } from './config.ts';
 import { openDatabase, type Database } from './db/client.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './db/embedded-postgres.ts';
 import { migrateDatabase } from './db/migrate.ts';
+import { serverTimeouts } from './http/server-timeouts.ts';
 import { createJobQueue } from './jobs/queue.ts';
 import { enqueueWaiting, reapStaleJobs } from './services/jobs.ts';
 import { startWorker } from './worker/worker.ts';
@@ -79,7 +80,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     const queue = createJobQueue(database.sql, { supervise: true });
     const app = createApp({ database, logger, version, config, plugins, queue });
     const port = await new Promise<number>((resolve, reject) => {
-      server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) =>
+      const options = { fetch: app.fetch, port: config.PORT, hostname: config.HOST };
+      server = serve({ ...options, serverOptions: serverTimeouts(config) }, (info) =>
         resolve(info.port),
       );
       server.once('error', reject);

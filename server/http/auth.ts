@@ -4,6 +4,7 @@ import { hashToken } from '../auth/tokens.ts';
 import type { Config } from '../config.ts';
 import type { Db } from '../db/client.ts';
 import { apiTokens } from '../db/schema/index.ts';
+import { closeUnreadBody } from './anonymous-bodies.ts';
 import { AuthFailureLimiter } from './auth-failures.ts';
 import { clientAddress } from './client-address.ts';
 import { AppError } from './errors.ts';
@@ -60,19 +61,26 @@ export function authenticate(
     const hash = match ? hashToken(match[1]!) : undefined;
     const key = hash?.toString('hex');
     const wait = limiter.retryAfterSeconds(address);
+    // Refused from its headers: the body, however large, is never read.
+    const refuse = (err: AppError) => {
+      closeUnreadBody(c);
+      return err;
+    };
     const limited = () => {
       c.header('Retry-After', String(wait));
-      return new AppError(
-        429,
-        'rate_limited',
-        `too many failed authentications from this address; retry in ${wait} s`,
+      return refuse(
+        new AppError(
+          429,
+          'rate_limited',
+          `too many failed authentications from this address; retry in ${wait} s`,
+        ),
       );
     };
     const minted = Boolean(match && MINTED.test(match[1]!));
     if (wait > 0 && !minted && !(key && limiter.knownGood(address, key))) throw limited();
     if (!hash || !key) {
       limiter.fail(address);
-      throw new AppError(401, 'unauthorized', 'Authorization must be "Bearer <token>"');
+      throw refuse(new AppError(401, 'unauthorized', 'Authorization must be "Bearer <token>"'));
     }
     const [row] = await db
       .select({
@@ -94,7 +102,7 @@ export function authenticate(
     if (!row) {
       limiter.fail(address, key);
       if (wait > 0) throw limited();
-      throw new AppError(401, 'unauthorized', 'the token is unknown, revoked or expired');
+      throw refuse(new AppError(401, 'unauthorized', 'the token is unknown, revoked or expired'));
     }
     // Minted tokens pass the limiter by their shape; the few others are remembered per address.
     if (!minted) limiter.succeed(address, key);

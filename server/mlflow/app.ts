@@ -1,9 +1,11 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { anonymousBodies } from '../http/anonymous-bodies.ts';
 import { authenticate } from '../http/auth.ts';
 import { AppError } from '../http/errors.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
 import { mlflowArtifactListRoutes, mlflowArtifactRoutes } from './artifacts.ts';
+import { requireJsonBody } from './content-type.ts';
 import { MlflowError, toMlflowErrorResponse } from './errors.ts';
 import { mlflowModelVersionRoutes } from './model-versions.ts';
 import { mlflowRegisteredModelRoutes } from './registered-models.ts';
@@ -44,8 +46,8 @@ const artifactRoutes: MlflowRoutes[] = [
  * mountMlflow(app, deps); // on the top-level app, beside /api/v1
  */
 export function mountMlflow(app: Hono<AppEnv>, deps: AppDeps) {
-  // Tracking calls read their whole JSON body (whatever its Content-Type says), so it is limited
-  // as /api/v1's is; the artifact routes stream their bodies under their own limit.
+  // Tracking calls read their whole JSON body, so it is limited as /api/v1's is; the artifact
+  // routes stream their bodies under their own limit.
   const jsonLimit = bodyLimit({
     maxSize: deps.config.HELDOUT_MAX_JSON_BYTES,
     onError: () => {
@@ -56,9 +58,9 @@ export function mountMlflow(app: Hono<AppEnv>, deps: AppDeps) {
       );
     },
   });
+  const jsonOnly = requireJsonBody();
   const group = (routes: MlflowRoutes[], { streamed }: { streamed: boolean }) => {
     const sub = new Hono<AppEnv>()
-      .use((c, next) => (streamed ? next() : jsonLimit(c, next)))
       .use(async (c, next) => {
         // Basic auth as MLflow clients send it: any user name, the heldout token as password.
         const basic = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(c.req.header('authorization') ?? '');
@@ -69,7 +71,11 @@ export function mountMlflow(app: Hono<AppEnv>, deps: AppDeps) {
         }
         return next();
       })
-      .use(authenticate(deps.database.db, deps.config));
+      .use(authenticate(deps.database.db, deps.config))
+      // Decided from the headers: who calls, what they may send, and only then the body.
+      .use(anonymousBodies(deps.config))
+      .use((c, next) => (streamed ? next() : jsonOnly(c, next)))
+      .use((c, next) => (streamed ? next() : jsonLimit(c, next)));
     for (const r of routes) sub.route('/', r(deps));
     return sub
       .all('*', (c) => {

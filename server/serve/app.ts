@@ -1,5 +1,7 @@
+import path from 'node:path';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { closeUnreadBody } from '../http/anonymous-bodies.ts';
 import { authenticate } from '../http/auth.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
 import { requirePrincipal } from '../services/principal.ts';
@@ -53,6 +55,8 @@ export function mountOpenAi(app: Hono<AppEnv>, deps: AppDeps) {
         store: blobStoreFor(deps.config.dataDir),
         logger: deps.logger,
         max: deps.config.HELDOUT_SERVE_MAX_MODELS,
+        cacheDir: path.join(deps.config.dataDir, 'cache', 'checkpoints'),
+        failedLoadTtlMs: deps.config.HELDOUT_SERVE_LOAD_RETRY_SECONDS * 1000,
       });
       return { models, generateText };
     }),
@@ -68,6 +72,20 @@ export function mountOpenAi(app: Hono<AppEnv>, deps: AppDeps) {
     }
   };
   const v1 = new Hono<AppEnv>()
+    // The caller is known from the headers before any body is read.
+    .use(authenticate(db, deps.config))
+    .use(async (c, next) => {
+      // No anonymous generation, even with HELDOUT_PUBLIC_READ: it spends the server's CPU.
+      if (!c.get('principal')) {
+        closeUnreadBody(c);
+        throw new OpenAiError(
+          401,
+          "You didn't provide an API key: send a heldout token as `Authorization: Bearer hld_...`",
+          { code: 'missing_api_key' },
+        );
+      }
+      return next();
+    })
     .use(
       bodyLimit({
         maxSize: deps.config.HELDOUT_MAX_JSON_BYTES,
@@ -80,17 +98,6 @@ export function mountOpenAi(app: Hono<AppEnv>, deps: AppDeps) {
         },
       }),
     )
-    .use(authenticate(db, deps.config))
-    .use(async (c, next) => {
-      // No anonymous generation, even with HELDOUT_PUBLIC_READ: it spends the server's CPU.
-      if (!c.get('principal'))
-        throw new OpenAiError(
-          401,
-          "You didn't provide an API key: send a heldout token as `Authorization: Bearer hld_...`",
-          { code: 'missing_api_key' },
-        );
-      return next();
-    })
     .get('/models', async (c) => {
       const principal = c.get('principal');
       requirePrincipal(principal);

@@ -48,10 +48,12 @@ async function send(
     body instanceof ReadableStream
       ? body
       : JSON.stringify(body);
+  // An object goes as JSON, labelled so as MLflow clients do (MLflow refuses other types).
+  const typed = raw !== body ? { 'content-type': 'application/json' } : {};
   const res = await app.app.request(url, {
     method,
     body: raw,
-    headers: { authorization: `Bearer ${app.adminToken}`, ...headers },
+    headers: { authorization: `Bearer ${app.adminToken}`, ...typed, ...headers },
     ...(raw instanceof ReadableStream ? { duplex: 'half' } : {}),
   } as RequestInit);
   const text = await res.text();
