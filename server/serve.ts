@@ -10,6 +10,7 @@ import { openDatabase, type Database } from './db/client.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './db/embedded-postgres.ts';
 import { migrateDatabase } from './db/migrate.ts';
 import { serverTimeouts } from './http/server-timeouts.ts';
+import { removeStaleUploads } from './storage/fs-blob-store.ts';
 import { createJobQueue } from './jobs/queue.ts';
 import { enqueueWaiting, reapStaleJobs } from './services/jobs.ts';
 import { startWorker } from './worker/worker.ts';
@@ -56,11 +57,23 @@ async function embeddedDatabaseUrl(
   return { url: pg.url(EMBEDDED_DATABASE), pg };
 }
 
+/** Partial uploads of a server that was killed: nothing will ever finish or remove them. */
+async function cleanStaleUploads(config: Config, startedAt: Date, logger: Logger) {
+  try {
+    const removed = await removeStaleUploads(config.dataDir, startedAt);
+    if (removed) logger.info({ removed }, 'removed partial uploads left by an earlier run');
+  } catch (err) {
+    logger.warn({ err }, 'could not clean partial uploads; they only take disk space');
+  }
+}
+
 /**
  * Starts everything `heldout serve` needs: the database (embedded unless DATABASE_URL is set),
  * migrations, the first admin token, and the HTTP listener.
  */
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+  const startedAt = new Date();
+  await cleanStaleUploads(config, startedAt, logger);
   let pg: EmbeddedPostgres | undefined;
   let databaseUrl = config.DATABASE_URL;
   if (!databaseUrl) ({ url: databaseUrl, pg } = await embeddedDatabaseUrl(config, logger));

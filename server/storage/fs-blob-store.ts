@@ -90,3 +90,31 @@ export function createFsBlobStore(root: string): BlobStore {
 export function blobStoreFor(dataDir: string): BlobStore {
   return createFsBlobStore(path.join(dataDir, 'store'));
 }
+
+/**
+ * Removes the partial uploads that a killed server left in the store's `tmp/`: files there last
+ * written before `before` (this server's start). An upload in flight writes its file chunk by
+ * chunk, so its time is newer; only regular files and stray links (unlinked, never followed) are
+ * removed, and nothing outside `tmp/`. Returns how many went.
+ *
+ * @example
+ * const removed = await removeStaleUploads(config.dataDir, startedAt);
+ */
+export async function removeStaleUploads(dataDir: string, before: Date): Promise<number> {
+  const tmpDir = path.join(dataDir, 'store', 'tmp');
+  const stat = await fs.lstat(tmpDir).catch(() => undefined);
+  // A link in place of tmp/ would aim the removal elsewhere; put() refuses it, so do we.
+  if (!stat?.isDirectory()) return 0;
+  let removed = 0;
+  for (const entry of await fs.readdir(tmpDir, { withFileTypes: true })) {
+    if (!entry.isFile() && !entry.isSymbolicLink()) continue;
+    const file = path.join(tmpDir, entry.name);
+    const { mtimeMs } = await fs.lstat(file).catch(() => ({ mtimeMs: Infinity }));
+    if (mtimeMs >= before.getTime()) continue;
+    await fs.unlink(file).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+    removed++;
+  }
+  return removed;
+}
