@@ -160,6 +160,9 @@ describe('the leaderboard UI, clicked through in Chromium', { timeout: 60_000 },
     expect(await page.locator('[data-testid="promotions"]').innerText()).toMatch(
       /@production\s+\(new\) → v2\s*pass/,
     );
+    expect(await page.locator('[data-testid="protected-aliases"]').innerText()).toBe(
+      '@production: protected by gate release v1',
+    );
     await page.click('[data-testid="promotions"] summary');
     await page.waitForSelector('.checks');
     expect(await page.locator('.checks').first().innerText()).toMatch(/change · capitalisation/);

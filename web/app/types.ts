@@ -196,6 +196,14 @@ export interface Alias {
   updatedAt: string;
 }
 
+/** A project's rule for one alias name: protected or not, and the gate version it requires. */
+export interface AliasProtection {
+  alias: string;
+  protected: boolean;
+  gate: { id: number; name: string; version: number } | null;
+  source: 'default' | 'set';
+}
+
 export interface Model {
   id: number;
   name: string;

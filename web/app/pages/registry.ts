@@ -2,7 +2,13 @@ import { api } from '../api.ts';
 import { h, mount } from '../dom.ts';
 import { when } from '../format.ts';
 import { projectPath, type View } from '../router.ts';
-import type { Model, ModelDetail, Promotion, Verdict } from '../types.ts';
+import type { AliasProtection, Model, ModelDetail, Promotion, Verdict } from '../types.ts';
+
+/** What a protected alias asks of a promotion, in words. */
+const ruleText = (r: AliasProtection) =>
+  r.gate
+    ? `@${r.alias}: protected by gate ${r.gate.name} v${r.gate.version}`
+    : `@${r.alias}: protected; no gate bound yet (the first passing promotion binds its gate)`;
 
 /** Models, their versions and aliases, and every alias move with the gate report behind it. */
 export async function registryPage({ root, params }: View) {
@@ -30,6 +36,10 @@ export async function registryPage({ root, params }: View) {
     );
     return;
   }
+  const { aliases: rules } = await api<{ aliases: AliasProtection[] }>(
+    `/projects/${project}/protected-aliases`,
+  );
+  const protectedRules = rules.filter((r) => r.protected);
   const details = await Promise.all(
     models.map(async (m) => {
       const name = encodeURIComponent(m.name);
@@ -44,6 +54,11 @@ export async function registryPage({ root, params }: View) {
   mount(
     root,
     h('h1', null, 'Registry'),
+    h(
+      'ul',
+      { class: 'protected-aliases', 'data-testid': 'protected-aliases' },
+      protectedRules.map((r) => h('li', null, ruleText(r))),
+    ),
     details.map(({ detail, promotions, verdicts }) =>
       h(
         'section',
@@ -57,7 +72,16 @@ export async function registryPage({ root, params }: View) {
               'span',
               {
                 class: `badge alias ${a.protected ? 'protected' : ''}`,
-                title: a.protected ? 'protected: moves only with a passing verdict' : '',
+                title: a.protected
+                  ? ruleText(
+                      protectedRules.find((r) => r.alias === a.alias) ?? {
+                        alias: a.alias,
+                        protected: true,
+                        gate: null,
+                        source: 'default',
+                      },
+                    )
+                  : '',
               },
               `@${a.alias} → v${a.version}`,
             ),
