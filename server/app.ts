@@ -26,6 +26,7 @@ import { registryRoutes } from './routes/registry.ts';
 import { runEvaluationRoutes } from './routes/run-evaluations.ts';
 import { runRoutes } from './routes/runs.ts';
 import { suiteRoutes } from './routes/suites.ts';
+import { tokenRoutes } from './routes/tokens.ts';
 import { webRoutes } from './routes/web.ts';
 import { mountMlflow } from './mlflow/app.ts';
 import { servingRoutes } from './routes/serving.ts';
@@ -67,6 +68,7 @@ export function createApp(deps: AppDeps) {
     )
     .route('/', healthRoutes(deps))
     .route('/', projectRoutes(deps))
+    .route('/', tokenRoutes(deps))
     .route('/', artifactRoutes(deps))
     .route('/', datasetRoutes(deps))
     .route('/', runRoutes(deps))

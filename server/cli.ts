@@ -4,6 +4,7 @@ import { gateCommand, GATE_USAGE } from './gate-command.ts';
 import { createLogger } from './logger.ts';
 import { quickstartCommand, QUICKSTART_USAGE } from './quickstart/command.ts';
 import { startServer } from './serve.ts';
+import { tokensCommand, TOKENS_USAGE } from './tokens-command.ts';
 import { startWorker } from './worker/worker.ts';
 import { version } from './version.ts';
 
@@ -13,7 +14,9 @@ Usage:
   heldout serve        start the API and web UI (embedded PostgreSQL unless DATABASE_URL is set)
                        and one in-process training worker (HELDOUT_WORKER=0 turns it off)
   heldout worker --server URL --token TOKEN [--gpus 0,1]
-                       train queued runs: one job per GPU, or one on the CPU without --gpus
+                       train queued runs: one job per GPU, or one on the CPU without --gpus;
+                       TOKEN: a worker token (heldout tokens create --worker), not the admin's
+  ${TOKENS_USAGE}
   ${GATE_USAGE}
   ${QUICKSTART_USAGE}
   heldout --version    print the version
@@ -89,6 +92,7 @@ async function workerCommand(argv: string[]): Promise<void> {
 async function main(argv: string[]): Promise<void> {
   if (argv[0] === 'worker') return workerCommand(argv.slice(1));
   if (argv[0] === 'gate') return void (process.exitCode = await gateCommand(argv.slice(1)));
+  if (argv[0] === 'tokens') return void (process.exitCode = await tokensCommand(argv.slice(1)));
   if (argv[0] === 'quickstart')
     return void (process.exitCode = await quickstartCommand(argv.slice(1)));
   const { positionals, values } = parseArgs({

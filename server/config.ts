@@ -86,6 +86,9 @@ export const configSchema = z.object({
     .string()
     .regex(/^\d+(,\d+)*$/, 'must be GPU indices like 0,1')
     .optional(),
+  // Lifetime of the in-process worker's own token; the server replaces it at half that age, so a
+  // crashed server leaves a token that works for at most this long.
+  HELDOUT_WORKER_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(3600),
   // A running job whose worker was silent this long is retried elsewhere (workers beat every 2 s).
   HELDOUT_JOB_STALE_SECONDS: z.coerce.number().int().min(3).max(3600).default(30),
   // Debug aid: keep postgres' own log lines on stderr instead of only in the data directory.

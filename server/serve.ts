@@ -4,7 +4,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import type { Logger } from 'pino';
 import { createApp } from './app.ts';
 import { createPluginHost } from './plugins/host.ts';
-import { ensureAdminToken, mintWorkerToken } from './auth/tokens.ts';
+import { ensureAdminToken, rotatingWorkerToken } from './auth/tokens.ts';
 import type { Config } from './config.ts';
 import { openDatabase, type Database } from './db/client.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './db/embedded-postgres.ts';
@@ -119,10 +119,17 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       },
       Math.max(1000, (staleSeconds * 1000) / 3),
     );
+    // The worker's token expires within HELDOUT_WORKER_TOKEN_TTL_SECONDS and is replaced at half
+    // that age, so a crash (which never revokes it) leaves a token that soon dies on its own.
     const workerToken = config.HELDOUT_WORKER
-      ? await mintWorkerToken(db, `${os.hostname()}:${process.pid}`)
+      ? await rotatingWorkerToken(db, `${os.hostname()}:${process.pid}`, {
+          ttlMs: config.HELDOUT_WORKER_TOKEN_TTL_SECONDS * 1000,
+          onToken: (token: string): void => worker?.setToken(token),
+          onError: (err) => logger.warn({ err }, "rotating the worker's token failed; retrying"),
+        })
       : undefined;
-    const worker = workerToken
+    // The first rotation comes half a lifetime from now, long after `worker` exists.
+    const worker: ReturnType<typeof startWorker> | undefined = workerToken
       ? startWorker({
           server: url,
           token: workerToken.token,
@@ -136,7 +143,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       (closing ??= (async () => {
         // First the trainings, which report back over HTTP, then the listener and the database.
         await worker?.stop();
-        await workerToken?.revoke().catch(() => {});
+        await workerToken?.stop().catch(() => {});
         clearInterval(reaper);
         await queue.stop();
         await new Promise<void>((resolve) => {

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { apiTokens } from '../db/schema/index.ts';
 
@@ -61,10 +61,14 @@ export async function ensureAdminToken(
 }
 
 /**
- * A fresh token for the worker inside `heldout serve`, which talks to its own server over HTTP
- * like any remote worker: global write, never shown, revoked by `revoke()` when the server stops.
+ * A fresh global write token for the worker inside `heldout serve`, which talks to its own server
+ * over HTTP like any remote worker. It is never shown and expires after `ttlMs`, so a server that
+ * crashes (and never revokes it) leaves behind a token that dies on its own soon.
+ *
+ * @example
+ * const minted = await mintWorkerToken(db, 'host:4242', 3_600_000);
  */
-export async function mintWorkerToken(db: Db, owner: string) {
+export async function mintWorkerToken(db: Db, owner: string, ttlMs: number) {
   const token = generateToken();
   const [row] = await db
     .insert(apiTokens)
@@ -73,12 +77,100 @@ export async function mintWorkerToken(db: Db, owner: string) {
       role: 'write',
       tokenHash: hashToken(token),
       prefix: displayPrefix(token),
+      expiresAt: sql`now() + make_interval(secs => ${ttlMs / 1000})`,
     })
-    .returning({ id: apiTokens.id });
+    .returning({ id: apiTokens.id, expiresAt: apiTokens.expiresAt });
+  return { token, id: row!.id, expiresAt: row!.expiresAt! };
+}
+
+/** Options of {@link rotatingWorkerToken}. */
+export interface WorkerTokenRotationOptions {
+  /** How long each minted token lives; a new one is minted at half that age. */
+  ttlMs: number;
+  /**
+   * How long a replaced token still works, for requests already on their way with it (and child
+   * processes that have not heard of the new one yet). Default 60 s.
+   */
+  graceMs?: number;
+  /** Hands the new token to whoever uses it (the worker) before the old one is retired. */
+  onToken: (token: string) => void | Promise<void>;
+  /** A rotation that failed; it is tried again soon, while the current token still lives. */
+  onError?: (err: unknown) => void;
+}
+
+/**
+ * The in-process worker's token, replaced before it expires: `rotate()` mints a new one, hands it
+ * over through `onToken`, then cuts the old one's life to the grace period. A timer rotates at
+ * half the lifetime; `stop()` ends the rotation and revokes the current token.
+ *
+ * @example
+ * const rotation = await rotatingWorkerToken(db, owner, { ttlMs: 3_600_000, onToken: worker.setToken });
+ * await rotation.stop();
+ */
+export async function rotatingWorkerToken(db: Db, owner: string, opts: WorkerTokenRotationOptions) {
+  const graceMs = opts.graceMs ?? 60_000;
+  let current = await mintWorkerToken(db, owner, opts.ttlMs);
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  let rotating: Promise<string> | undefined;
+  const revoke = (id: number) =>
+    db.update(apiTokens).set({ revokedAt: new Date() }).where(eq(apiTokens.id, id));
+
+  const schedule = (ms: number) => {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      rotate().then(
+        () => schedule(opts.ttlMs / 2),
+        (err: unknown) => {
+          opts.onError?.(err);
+          // Retried well within the current token's remaining life.
+          schedule(Math.min(60_000, opts.ttlMs / 10));
+        },
+      );
+    }, ms);
+    timer.unref();
+  };
+
+  async function doRotate(): Promise<string> {
+    const next = await mintWorkerToken(db, owner, opts.ttlMs);
+    try {
+      await opts.onToken(next.token);
+    } catch (err) {
+      await revoke(next.id);
+      throw err;
+    }
+    const old = current;
+    current = next;
+    await db
+      .update(apiTokens)
+      .set({
+        expiresAt: sql`least(${apiTokens.expiresAt}, now() + make_interval(secs => ${graceMs / 1000}))`,
+      })
+      .where(eq(apiTokens.id, old.id));
+    return next.token;
+  }
+
+  /** Replaces the token now; resolves with the new one. */
+  function rotate(): Promise<string> {
+    rotating ??= doRotate().finally(() => (rotating = undefined));
+    return rotating;
+  }
+
+  schedule(opts.ttlMs / 2);
   return {
-    token,
-    revoke: async () => {
-      await db.update(apiTokens).set({ revokedAt: new Date() }).where(eq(apiTokens.id, row!.id));
+    get token() {
+      return current.token;
+    },
+    get tokenId() {
+      return current.id;
+    },
+    rotate,
+    /** Stops rotating and revokes the token in use (the worker must be stopped first). */
+    async stop(): Promise<void> {
+      stopped = true;
+      clearTimeout(timer);
+      await rotating?.catch(() => {});
+      await revoke(current.id);
     },
   };
 }

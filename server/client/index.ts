@@ -16,12 +16,14 @@ import { checkpointsClient, jobsClient } from './jobs.ts';
 import { gatesClient, modelsClient, promotionsClient } from './registry.ts';
 import { metricsClient, projectsClient, runsClient } from './runs.ts';
 import { evaluationsClient, suitesClient } from './suites.ts';
+import { tokensClient } from './tokens.ts';
 import { createTransport, type ClientOptions } from './transport.ts';
 
 export { HeldoutApiError, type ClientOptions } from './transport.ts';
 
 export class HeldoutClient {
   readonly projects;
+  readonly tokens;
   readonly runs;
   readonly metrics;
   readonly artifacts;
@@ -41,6 +43,7 @@ export class HeldoutClient {
     const t = createTransport(options);
     this.#transport = t;
     this.projects = projectsClient(t);
+    this.tokens = tokensClient(t);
     this.runs = runsClient(t);
     this.metrics = metricsClient(t);
     this.artifacts = artifactsClient(t);

@@ -14,7 +14,8 @@ export class HeldoutApiError extends Error {
 export interface ClientOptions {
   /** e.g. `http://127.0.0.1:4242` (no trailing /api/v1). */
   baseUrl: string;
-  token?: string;
+  /** A token, or a function asked before each request (for a token that is rotated). */
+  token?: string | (() => string | undefined);
   /** Another fetch (a test's `app.request`, a proxy-aware one). */
   fetch?: (input: string, init?: RequestInit) => Promise<Response>;
 }
@@ -49,7 +50,8 @@ export function createTransport(options: ClientOptions): Transport {
     init: { body?: RequestInit['body']; headers?: Record<string, string>; query?: Query } = {},
   ) {
     const headers: Record<string, string> = { ...init.headers };
-    if (options.token) headers.authorization = `Bearer ${options.token}`;
+    const token = typeof options.token === 'function' ? options.token() : options.token;
+    if (token) headers.authorization = `Bearer ${token}`;
     const res = await doFetch(url(path, init.query), {
       method,
       headers,

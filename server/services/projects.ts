@@ -177,7 +177,7 @@ export async function listProjects(
 export async function createToken(
   db: Db,
   creator: Principal,
-  input: { projectId: number; name: string; role: Role; expiresAt?: string },
+  input: { projectId: number | null; name: string; role: Role; expiresAt?: string },
 ): Promise<{ token: string; row: TokenRow }> {
   if (!roleAtLeast(creator.role, input.role)) {
     throw new AppError(
@@ -201,11 +201,45 @@ export async function createToken(
   return { token, row: row! };
 }
 
-export async function listTokens(db: Db, projectId: number): Promise<TokenRow[]> {
+/** The longest a token for every project may live: a forgotten one must still die. */
+export const GLOBAL_TOKEN_MAX_DAYS = 366;
+
+/**
+ * A token for every project (a remote worker's), which only an admin of every project may mint.
+ * It always expires: `expiresAt` must be in the future and at most {@link GLOBAL_TOKEN_MAX_DAYS}
+ * days away. Admin tokens are not minted here: they come from `HELDOUT_ADMIN_TOKEN` or first start.
+ *
+ * @example
+ * const { token } = await createGlobalToken(db, admin, { name: 'gpu-box', role: 'write', expiresAt });
+ */
+export async function createGlobalToken(
+  db: Db,
+  creator: Principal,
+  input: { name: string; role: 'read' | 'write'; expiresAt: string },
+): Promise<{ token: string; row: TokenRow }> {
+  if (creator.projectId !== null || creator.role !== 'admin')
+    throw new AppError(
+      403,
+      'forbidden',
+      'only an admin token for every project may mint a token for every project',
+    );
+  const ms = Date.parse(input.expiresAt) - Date.now();
+  if (!(ms > 0)) throw new AppError(400, 'bad_request', 'expiresAt: must be in the future');
+  if (ms > GLOBAL_TOKEN_MAX_DAYS * 86_400_000)
+    throw new AppError(
+      400,
+      'bad_request',
+      `expiresAt: a token for every project lives at most ${GLOBAL_TOKEN_MAX_DAYS} days`,
+    );
+  return createToken(db, creator, { ...input, projectId: null });
+}
+
+/** Tokens of one project, or (`null`) the tokens for every project. */
+export async function listTokens(db: Db, projectId: number | null): Promise<TokenRow[]> {
   return db
     .select()
     .from(apiTokens)
-    .where(eq(apiTokens.projectId, projectId))
+    .where(projectId === null ? isNull(apiTokens.projectId) : eq(apiTokens.projectId, projectId))
     .orderBy(asc(apiTokens.id))
     .limit(10_000);
 }

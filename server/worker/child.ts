@@ -23,7 +23,9 @@ export type ToChild =
       gpus: number[];
       workerId: string;
     }
-  | { type: 'cancel' };
+  | { type: 'cancel' }
+  /** The worker's token was rotated: every later request uses this one. */
+  | { type: 'token'; token: string };
 
 export type FromChild =
   | { type: 'done'; steps: number; finalCheckpointId?: string }
@@ -32,13 +34,15 @@ export type FromChild =
   | { type: 'log'; line: string };
 
 const controller = new AbortController();
+let token = '';
 const tell = (msg: FromChild) =>
   new Promise<void>((resolve) => process.send!(msg, () => resolve()));
 
 type Start = Extract<ToChild, { type: 'start' }>;
 
 async function attempt(msg: Start): Promise<FromChild> {
-  const client = new HeldoutClient({ baseUrl: msg.server, token: msg.token });
+  token = msg.token;
+  const client = new HeldoutClient({ baseUrl: msg.server, token: () => token });
   const backend = await initBackend(
     process.env.HELDOUT_BACKEND ? { prefer: parseBackendName(process.env.HELDOUT_BACKEND) } : {},
   );
@@ -109,6 +113,7 @@ async function train(
 
 process.on('message', (msg: ToChild) => {
   if (msg.type === 'cancel') return controller.abort();
+  if (msg.type === 'token') return void (token = msg.token);
   fs.mkdirSync(msg.workDir, { recursive: true });
   attempt(msg)
     .catch((err: unknown): FromChild => {

@@ -60,7 +60,10 @@ const sleep = (ms: number, signal?: AbortSignal) =>
  * await worker.stop();
  */
 export function startWorker(opts: WorkerOptions) {
-  const client = new HeldoutClient({ baseUrl: opts.server, token: opts.token });
+  let token = opts.token;
+  const client = new HeldoutClient({ baseUrl: opts.server, token: () => token });
+  // Attempts in flight, so a rotated token reaches their processes too.
+  const children = new Set<ChildProcess>();
   const pollMs = opts.pollMs ?? 1000;
   const heartbeatMs = opts.heartbeatMs ?? 1000;
   const killAfterMs = opts.killAfterMs ?? 2500;
@@ -78,6 +81,7 @@ export function startWorker(opts: WorkerOptions) {
       env: { ...process.env, CUDA_VISIBLE_DEVICES: cudaVisibleDevices(slot) },
       stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
     });
+    children.add(child);
     let stderr = '';
     child.stderr!.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-4000)));
     let outcome: FromChild | undefined;
@@ -109,12 +113,13 @@ export function startWorker(opts: WorkerOptions) {
       type: 'start',
       job,
       server: opts.server,
-      token: opts.token,
+      token,
       workDir,
       gpus: slot,
       workerId,
     } satisfies ToChild);
     const { code, signal } = await exited;
+    children.delete(child);
     clearInterval(beat);
     clearTimeout(killTimer);
     stopping.signal.removeEventListener('abort', onShutdown);
@@ -168,6 +173,16 @@ export function startWorker(opts: WorkerOptions) {
   const loops = Promise.all(slots.map((slot, i) => slotLoop(slot, i)));
   log.info({ server: opts.server, slots: slots.length, gpus: opts.gpus }, 'worker started');
   return {
+    /**
+     * Uses `next` for every later request, its own and its running attempts' (the server rotates
+     * the in-process worker's token before it expires).
+     */
+    setToken(next: string): void {
+      token = next;
+      // An attempt exiting meanwhile needs no token: its closed channel is no error.
+      for (const child of children)
+        if (child.connected) child.send({ type: 'token', token: next } satisfies ToChild, () => {});
+    },
     /** Stops claiming, stops the running trainings and reports them for a retry. */
     async stop(): Promise<void> {
       stopping.abort();

@@ -556,6 +556,7 @@ describe('what MLflow CVEs were made of cannot happen here', () => {
     const unpaged: Record<string, number> = {
       '/projects': 1000,
       '/projects/{project}/tokens': 10_000,
+      '/tokens': 10_000, // the tokens for every project
       '/runs/{runId}': 100, // the datasets a run was created with
       '/runs/{runId}/metrics': 10_000,
       '/plugins': Infinity, // the operator's HELDOUT_PLUGINS
