@@ -70,34 +70,65 @@ export class SafetensorsError extends Error {
  * tensors.get('wte.weight'); // { dtype: 'F32', shape: [50257, 768], data: Float32Array }
  */
 export function readSafetensors(bytes: Uint8Array): SafetensorsContents {
-  if (bytes.byteLength < 8) {
-    throw new SafetensorsError(`file is ${bytes.byteLength} bytes, too short for a header length`);
+  const { entries, metadata, headerBytes } = readSafetensorsHeader(bytes, bytes.byteLength);
+  const data = bytes.subarray(8 + headerBytes);
+  const tensors = new Map<string, SafetensorsTensor>();
+  for (const e of entries) {
+    const raw = data.subarray(e.begin, e.end);
+    tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: decode(e.dtype, raw) });
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const declared = view.getBigUint64(0, true);
+  return { tensors, metadata };
+}
+
+/**
+ * The length N of a safetensors header, from the file's first 8 bytes, checked against the size
+ * of the whole file: what to read before `readSafetensorsHeader` without reading the tensors.
+ *
+ * @example
+ * const n = safetensorsHeaderLength(first8, size); // then read bytes [0, 8 + n)
+ */
+export function safetensorsHeaderLength(start: Uint8Array, fileBytes: number): number {
+  if (start.byteLength < 8 || fileBytes < 8) {
+    throw new SafetensorsError(`file is ${fileBytes} bytes, too short for a header length`);
+  }
+  const declared = new DataView(start.buffer, start.byteOffset, 8).getBigUint64(0, true);
   if (declared > BigInt(MAX_HEADER_BYTES)) {
     throw new SafetensorsError(
       `header length ${declared} exceeds the ${MAX_HEADER_BYTES}-byte limit (not a safetensors file?)`,
     );
   }
   const n = Number(declared);
-  if (8 + n > bytes.byteLength) {
+  if (8 + n > fileBytes) {
     throw new SafetensorsError(
-      `header length ${n} runs past the end of the ${bytes.byteLength}-byte file`,
+      `header length ${n} runs past the end of the ${fileBytes}-byte file`,
     );
   }
-  const header = parseHeader(bytes.subarray(8, 8 + n));
-  const data = bytes.subarray(8 + n);
-  const entries = validateEntries(header.entries, data.byteLength);
-  const tensors = new Map<string, SafetensorsTensor>();
-  for (const e of entries) {
-    const raw = data.subarray(e.begin, e.end);
-    tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: decode(e.dtype, raw) });
-  }
-  return { tensors, metadata: header.metadata };
+  return n;
 }
 
-interface HeaderEntry {
+/**
+ * A safetensors file's header, validated against the size of the whole file as `readSafetensors`
+ * validates it, from `start`: at least the file's first 8 + N bytes. The tensors are not read, so
+ * a checkpoint of any size is checked in the memory of its header.
+ *
+ * @example
+ * const { entries } = readSafetensorsHeader(firstBytes, size); // [{ name, dtype, shape, ... }]
+ */
+export function readSafetensorsHeader(
+  start: Uint8Array,
+  fileBytes: number,
+): { entries: HeaderEntry[]; metadata: Record<string, string>; headerBytes: number } {
+  const n = safetensorsHeaderLength(start, fileBytes);
+  if (start.byteLength < 8 + n) {
+    throw new SafetensorsError(`need the first ${8 + n} bytes, got ${start.byteLength}`);
+  }
+  const header = parseHeader(start.subarray(8, 8 + n));
+  const entries = validateEntries(header.entries, fileBytes - 8 - n);
+  return { entries, metadata: header.metadata, headerBytes: n };
+}
+
+/** One tensor as a header declares it; `begin`/`end` are offsets into the data after it. */
+export interface HeaderEntry {
   name: string;
   dtype: SafetensorsDtype;
   shape: number[];

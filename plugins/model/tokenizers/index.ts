@@ -8,4 +8,4 @@ export type { TrainBpeOptions } from './bpe-train.ts';
 export { bpeFromTokenizerJson, bpeToTokenizerJson } from './bpe-json.ts';
 export type { TokenizerJson } from './bpe-json.ts';
 export { createGpt2Tokenizer, GPT2_EOS_ID, GPT2_VOCAB_SIZE } from './gpt2.ts';
-export { loadTokenizer, saveTokenizer } from './load.ts';
+export { loadTokenizer, saveTokenizer, tokenizerFromFiles } from './load.ts';

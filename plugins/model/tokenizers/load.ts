@@ -26,8 +26,32 @@ const MARKER = 'heldout_tokenizer';
  * const tok = await loadTokenizer('.heldout/models/tiny');
  */
 export async function loadTokenizer(dir: string): Promise<Tokenizer> {
-  const tokenizerJson = await readJson<TokenizerJson>(join(dir, 'tokenizer.json'));
-  const config = await readJson<Record<string, unknown>>(join(dir, 'tokenizer_config.json'));
+  return tokenizerFromFiles((name) => readText(join(dir, name)), dir);
+}
+
+/**
+ * `loadTokenizer`'s rule over files that need not be in a directory: `read(name)` gives a file's
+ * text, or undefined when there is none, and `where` names the place in error messages. The
+ * server checks a checkpoint's tokenizer with it straight from the blob store.
+ *
+ * @example
+ * const tok = await tokenizerFromFiles(async (name) => files.get(name), 'checkpoints/step-1');
+ */
+export async function tokenizerFromFiles(
+  read: (name: string) => Promise<string | undefined>,
+  where: string,
+): Promise<Tokenizer> {
+  const json = async <T>(name: string): Promise<T | undefined> => {
+    const text = await read(name);
+    if (text === undefined) return undefined;
+    try {
+      return JSON.parse(text) as T;
+    } catch (cause) {
+      throw new Error(`${where}/${name} is not valid JSON`, { cause });
+    }
+  };
+  const tokenizerJson = await json<TokenizerJson>('tokenizer.json');
+  const config = await json<Record<string, unknown>>('tokenizer_config.json');
   if (tokenizerJson) {
     return bpeFromTokenizerJson(tokenizerJson, {
       eosToken: tokenName(config?.eos_token),
@@ -39,16 +63,17 @@ export async function loadTokenizer(dir: string): Promise<Tokenizer> {
   if (marker === 'byte') {
     const specials = config?.special_tokens;
     if (specials !== undefined && !isStringArray(specials)) {
-      throw new Error(`${dir}/tokenizer_config.json: special_tokens must be a list of strings`);
+      throw new Error(`${where}/tokenizer_config.json: special_tokens must be a list of strings`);
     }
     return createByteTokenizer(specials ? { specialTokens: specials } : {});
   }
   if (marker === 'gpt2') return createGpt2Tokenizer();
-  if (marker !== undefined) throw new Error(`${dir}: unknown ${MARKER} ${JSON.stringify(marker)}`);
-  const model = await readJson<Record<string, unknown>>(join(dir, 'config.json'));
+  if (marker !== undefined)
+    throw new Error(`${where}: unknown ${MARKER} ${JSON.stringify(marker)}`);
+  const model = await json<Record<string, unknown>>('config.json');
   if (model?.vocab_size === GPT2_VOCAB_SIZE) return createGpt2Tokenizer();
   throw new Error(
-    `${dir}: no tokenizer found (expected tokenizer.json, a tokenizer_config.json with ` +
+    `${where}: no tokenizer found (expected tokenizer.json, a tokenizer_config.json with ` +
       `"${MARKER}", or a config.json with GPT-2's vocab_size ${GPT2_VOCAB_SIZE})`,
   );
 }
@@ -84,18 +109,12 @@ export async function saveTokenizer(dir: string, tok: Tokenizer): Promise<void> 
   await writeFile(join(dir, 'tokenizer_config.json'), JSON.stringify(config, null, 2) + '\n');
 }
 
-async function readJson<T>(path: string): Promise<T | undefined> {
-  let text: string;
+async function readText(path: string): Promise<string | undefined> {
   try {
-    text = await readFile(path, 'utf8');
+    return await readFile(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
-  }
-  try {
-    return JSON.parse(text) as T;
-  } catch (cause) {
-    throw new Error(`${path} is not valid JSON`, { cause });
   }
 }
 
