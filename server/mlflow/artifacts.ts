@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AppDeps, AppEnv } from '../http/env.ts';
+import { AppError } from '../http/errors.ts';
 import { download, uploadBody } from '../http/uploads.ts';
 import { authorizeRun } from '../routes/access.ts';
 import { pathProblem } from '../schemas/artifacts.ts';
@@ -58,6 +59,9 @@ async function resolve(deps: AppDeps, c: Context<AppEnv>, full: string, role: Ro
   const m = /^([^/]+)\/([^/]+)\/artifacts(?:\/(.*))?$/.exec(full.replace(/\/$/, ''));
   if (!m) throw badPath(shape);
   const [, experimentId, runId, relative = ''] = m as unknown as [string, string, string, string?];
+  // Checked on its own too, as /api/v1 checks a path: inside the whole, a drive letter ("C:/x")
+  // is not at the start and passed.
+  if (relative) checkPath(relative, { prefix: true });
   const projectId = await runOf(deps, c, runId, role);
   if (String(projectId) !== experimentId) {
     throw new MlflowError(
@@ -81,6 +85,20 @@ function proxiedPath(c: Context<AppEnv>): string {
     return decodeURIComponent(encoded);
   } catch {
     throw badPath('is not valid percent-encoded UTF-8');
+  }
+}
+
+/**
+ * A registered checkpoint's files are immutable: the service's 409 is MLflow's RESOURCE_CONFLICT
+ * (also 409), where the default mapping of a conflict would say INVALID_STATE with a 400.
+ */
+async function conflictAsMlflow<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    if (err instanceof AppError && err.status === 409)
+      throw new MlflowError('RESOURCE_CONFLICT', err.message);
+    throw err;
   }
 }
 
@@ -119,7 +137,7 @@ export function mlflowArtifactRoutes(deps: AppDeps) {
       const { runId, relative } = await file(c, 'write');
       const body = uploadBody(c, deps.config.HELDOUT_MAX_ARTIFACT_BYTES, 'an artifact');
       const contentType = c.req.header('content-type')?.slice(0, 200);
-      await putArtifact(db, store, { runId, path: relative, body, contentType });
+      await conflictAsMlflow(putArtifact(db, store, { runId, path: relative, body, contentType }));
       return ok(c);
     })
     .get('/artifacts/*', async (c) => {
@@ -133,7 +151,7 @@ export function mlflowArtifactRoutes(deps: AppDeps) {
     })
     .delete('/artifacts/*', async (c) => {
       const { runId, relative } = await file(c, 'write');
-      await deleteArtifacts(db, runId, relative);
+      await conflictAsMlflow(deleteArtifacts(db, runId, relative));
       return ok(c);
     });
 }

@@ -10,6 +10,7 @@ import { streamSSE } from 'hono/streaming';
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.ts';
 import type { AppEnv } from '../http/env.ts';
+import { CheckpointCorruptError } from '../services/checkpoint-integrity.ts';
 import { requirePrincipal } from '../services/principal.ts';
 import { CHAT_STOPS, chatPrompt, type ChatRole } from './chat-template.ts';
 import { badParam, OpenAiError } from './errors.ts';
@@ -120,6 +121,11 @@ export async function runCompletion(deps: ServeDeps, c: Context<AppEnv>, input: 
       releaseModel = loaded.release;
     } catch (err) {
       deps.logger.error({ err, model: resolved.id }, 'serving: the checkpoint could not be loaded');
+      // Not the client's doing, so a 5xx; but tampered weights are named, never served.
+      if (err instanceof CheckpointCorruptError)
+        throw new OpenAiError(500, `${resolved.id}: ${err.message}`, {
+          code: 'checkpoint_corrupt',
+        });
       throw new OpenAiError(500, `${resolved.id} could not be loaded; the server's log says why`, {
         code: 'model_load_failed',
       });

@@ -10,17 +10,15 @@
  * agree with tfjs only to 1e-4, enough to flip a greedy choice now and then, and it would need
  * one merged export per adapter; it belongs here once evaluations generate with it too.
  */
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { and, eq, sql } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import * as m from '../../plugins/model/index.ts';
 import { BUILTIN_MODELS } from '../../plugins/model/base/builtin.ts';
 import type { Db } from '../db/client.ts';
-import { artifacts, checkpoints } from '../db/schema/index.ts';
+import { checkpoints } from '../db/schema/index.ts';
 import { adapterBaseSource, builtinModelName } from '../services/jobs.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
+import { checkpointDir } from './checkpoint-files.ts';
 
 type CheckpointRow = typeof checkpoints.$inferSelect;
 
@@ -52,14 +50,30 @@ const ensureBackend = () => (backend ??= m.initBackend());
 
 type Source = { kind: 'builtin'; name: string } | { kind: 'checkpoint'; row: CheckpointRow };
 
+export interface ModelCacheDeps {
+  db: Db;
+  store: BlobStore;
+  logger: Logger;
+  /** Checkpoints kept loaded. */
+  max: number;
+  /** Where checkpoints' files are laid out for the loaders (checkpoint-files.ts). */
+  cacheDir: string;
+  /** How long a failed load is answered from memory before it is tried again. */
+  failedLoadTtlMs: number;
+}
+
 /**
  * Loads checkpoints on first use and keeps at most `max` of them (bases and adapters alike),
- * dropping the least recently used one nobody is generating with. Loads in flight are shared.
+ * dropping the least recently used one nobody is generating with. Loads in flight are shared. A
+ * load that failed (files that are not the registered checkpoint, weights that do not parse) is
+ * remembered for `failedLoadTtlMs`: each request meanwhile gets the same error at once instead of
+ * reading the checkpoint again.
  */
 export class ModelCache {
   readonly #entries = new Map<string, Entry<unknown>>();
+  readonly #failed = new Map<string, { error: unknown; until: number }>();
 
-  constructor(private readonly deps: { db: Db; store: BlobStore; logger: Logger; max: number }) {}
+  constructor(private readonly deps: ModelCacheDeps) {}
 
   /** The model to generate with for `checkpoint`; call `release` when done with it. */
   async acquire(checkpoint: CheckpointRow): Promise<{ served: ServedModel; release(): void }> {
@@ -113,13 +127,19 @@ export class ModelCache {
     load: () => Promise<T>,
     dispose: (value: T) => void = () => {},
   ): Promise<T> {
+    const failed = this.#failed.get(key);
+    if (failed && failed.until > performance.now()) throw failed.error;
+    this.#failed.delete(key);
     let entry = this.#entries.get(key) as Entry<T> | undefined;
     if (!entry) {
       entry = { value: load(), users: 0, lastUsed: 0, dispose };
       this.#entries.set(key, entry as Entry<unknown>);
-      // A failed load is forgotten, so the next request tries again.
-      entry.value.catch(() => {
+      // Kept out of the loaded entries (it would take a slot of `max`), and tried again later.
+      entry.value.catch((error: unknown) => {
         if (this.#entries.get(key) === entry) this.#entries.delete(key);
+        const now = performance.now();
+        for (const [k, f] of this.#failed) if (f.until <= now) this.#failed.delete(k);
+        this.#failed.set(key, { error, until: now + this.deps.failedLoadTtlMs });
       });
     }
     entry.users++;
@@ -159,31 +179,9 @@ export class ModelCache {
     return this.#withFiles(source.row, load);
   }
 
-  /**
-   * Copies a run checkpoint's files out of the blob store into a scratch directory for the
-   * loaders (which read directories, as trainers write them), and removes it afterwards: the
-   * weights then live in memory only.
-   */
+  /** A run checkpoint's files, verified, as the directory the loaders read. */
   async #withFiles<T>(row: CheckpointRow, use: (dir: string) => Promise<T>): Promise<T> {
-    if (!row.runId) throw new Error(`checkpoint ${row.id} has no files`);
-    const prefix = `${row.storageKey}/`;
-    const files = await this.deps.db
-      .select({ path: artifacts.path, key: artifacts.storageKey })
-      .from(artifacts)
-      .where(and(eq(artifacts.runId, row.runId), sql`starts_with(${artifacts.path}, ${prefix})`));
-    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'heldout-serve-'));
-    try {
-      for (const f of files) {
-        const name = f.path.slice(prefix.length);
-        // Only the checkpoint's own files; optimiser state and the like in subfolders stay out.
-        if (name.includes('/')) continue;
-        const body = await this.deps.store.open(f.key);
-        await fs.writeFile(path.join(dir, name), body as unknown as AsyncIterable<Uint8Array>);
-      }
-      return await use(dir);
-    } finally {
-      await fs.rm(dir, { recursive: true, force: true });
-    }
+    return use(await checkpointDir(this.deps, row));
   }
 }
 

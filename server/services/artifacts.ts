@@ -1,11 +1,12 @@
 import { and, asc, eq, getTableColumns, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
-import { artifacts } from '../db/schema/index.ts';
+import { artifacts, checkpoints } from '../db/schema/index.ts';
 import { AppError, notFound } from '../http/errors.ts';
 import type { Artifact, ArtifactList } from '../schemas/artifacts.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 
 type ArtifactRow = typeof artifacts.$inferSelect;
+type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 
 export const presentArtifact = (a: ArtifactRow): Artifact => ({
   runId: a.runId,
@@ -17,8 +18,57 @@ export const presentArtifact = (a: ArtifactRow): Artifact => ({
 });
 
 /**
- * Stores `body` as the artifact at `path`, replacing what was there (last write wins). The bytes
- * reach the store before the row changes, so a failed or refused upload leaves the old artifact.
+ * Serialises every change to a run's files with the registration of its checkpoints, so that no
+ * upload lands between a checkpoint's files being read and the checkpoint being recorded.
+ *
+ * @example
+ * await db.transaction(async (tx) => { await lockRunFiles(tx, runId); ... });
+ */
+export async function lockRunFiles(tx: Tx, runId: string): Promise<void> {
+  await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`run-files:${runId}`}, 0))`);
+}
+
+/**
+ * The registered checkpoint of the run that holds `path` (a file under its directory) or, with
+ * `orBelow`, one that lies under `path` (a directory being deleted).
+ */
+async function checkpointAt(tx: Tx, runId: string, path: string, { orBelow = false } = {}) {
+  const key = checkpoints.storageKey;
+  const [holder] = await tx
+    .select({ id: checkpoints.id, step: checkpoints.step, path: key })
+    .from(checkpoints)
+    .where(
+      and(
+        eq(checkpoints.runId, runId),
+        orBelow
+          ? sql`(starts_with(${path}, ${key} || '/') or ${key} = ${path} or starts_with(${key}, ${`${path}/`}))`
+          : sql`starts_with(${path}, ${key} || '/')`,
+      ),
+    )
+    .limit(1);
+  return holder;
+}
+
+type Holder = { id: string; step: number | null; path: string };
+
+/** The 409 of a change to a registered checkpoint's files; `what` says which change and names it. */
+const immutable = (holder: Holder, what: (checkpoint: string) => string) =>
+  new AppError(
+    409,
+    'conflict',
+    `path: ${what(
+      `checkpoint ${holder.id} (${holder.step === null ? holder.path : `step ${holder.step}`})`,
+    )}: registered checkpoints are immutable; write the files under a new step instead`,
+    { checkpointId: holder.id, step: holder.step },
+  );
+
+/**
+ * Stores `body` as the artifact at `path`, replacing what was there (last write wins), except
+ * under a registered checkpoint's directory: its files are immutable, so replacing one, or adding
+ * a file beside them, is a 409 naming the checkpoint. Sending a file's own bytes again is
+ * accepted and changes nothing (200), so a worker that retries an upload whose answer it lost,
+ * or a resumed run that writes the same step again, is not failed. The bytes reach the store
+ * before the row changes, so a failed or refused upload leaves the old artifact.
  *
  * @example
  * const { artifact, created } = await putArtifact(db, store, { runId, path: 'a.txt', body });
@@ -37,17 +87,33 @@ export async function putArtifact(
     contentType: input.contentType ?? null,
     storageKey: blob.key,
   };
-  const [row] = await db
-    .insert(artifacts)
-    .values(values)
-    .onConflictDoUpdate({
-      target: [artifacts.runId, artifacts.path],
-      set: { ...values, createdAt: sql`now()` },
-    })
-    // xmax is 0 only for a freshly inserted tuple: the one way to tell insert from update here.
-    .returning({ ...getTableColumns(artifacts), created: sql<boolean>`(xmax = 0)` });
-  const { created, ...artifact } = row!;
-  return { artifact, created };
+  return db.transaction(async (tx) => {
+    await lockRunFiles(tx, input.runId);
+    const holder = await checkpointAt(tx, input.runId, input.path);
+    if (holder) {
+      const [existing] = await tx
+        .select()
+        .from(artifacts)
+        .where(and(eq(artifacts.runId, input.runId), eq(artifacts.path, input.path)));
+      if (existing?.sha256 === blob.sha256) return { artifact: existing, created: false };
+      throw immutable(holder, (c) =>
+        existing
+          ? `cannot replace "${input.path}", a file of ${c}`
+          : `cannot add "${input.path}" to ${c}`,
+      );
+    }
+    const [row] = await tx
+      .insert(artifacts)
+      .values(values)
+      .onConflictDoUpdate({
+        target: [artifacts.runId, artifacts.path],
+        set: { ...values, createdAt: sql`now()` },
+      })
+      // xmax is 0 only for a freshly inserted tuple: the one way to tell insert from update here.
+      .returning({ ...getTableColumns(artifacts), created: sql<boolean>`(xmax = 0)` });
+    const { created, ...artifact } = row!;
+    return { artifact, created };
+  });
 }
 
 /**
@@ -148,23 +214,30 @@ export async function listArtifactDirectory(
 
 /**
  * Deletes the artifact at `path`, or every artifact under it when it names a directory, and says
- * how many went; 404 when nothing did. Only the rows go: blobs are content-addressed and may be
- * shared by other artifacts (of any run), so their bytes stay on disk until a collector that
- * counts references removes them (none exists yet).
+ * how many went; 404 when nothing did, 409 when a registered checkpoint's files would go (they are
+ * immutable). Only the rows go: blobs are content-addressed and may be shared by other artifacts
+ * (of any run), so their bytes stay on disk until a collector that counts references removes them
+ * (none exists yet).
  *
  * @example
  * await deleteArtifacts(db, runId, 'eval'); // removes eval/a.jsonl, eval/b/c.txt, ...
  */
 export async function deleteArtifacts(db: Db, runId: string, path: string): Promise<number> {
-  const gone = await db
-    .delete(artifacts)
-    .where(
-      and(
-        eq(artifacts.runId, runId),
-        sql`(${artifacts.path} = ${path} or starts_with(${artifacts.path}, ${`${path}/`}))`,
-      ),
-    )
-    .returning({ path: artifacts.path });
-  if (gone.length === 0) throw notFound(`artifact "${path}"`);
-  return gone.length;
+  return db.transaction(async (tx) => {
+    await lockRunFiles(tx, runId);
+    const holder = await checkpointAt(tx, runId, path, { orBelow: true });
+    if (holder)
+      throw immutable(holder, (c) => `cannot delete "${path}", which holds files of ${c}`);
+    const gone = await tx
+      .delete(artifacts)
+      .where(
+        and(
+          eq(artifacts.runId, runId),
+          sql`(${artifacts.path} = ${path} or starts_with(${artifacts.path}, ${`${path}/`}))`,
+        ),
+      )
+      .returning({ path: artifacts.path });
+    if (gone.length === 0) throw notFound(`artifact "${path}"`);
+    return gone.length;
+  });
 }

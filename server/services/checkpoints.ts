@@ -1,32 +1,98 @@
 import { and, asc, eq, sql } from 'drizzle-orm';
+import { readSafetensorsHeader, safetensorsHeaderLength } from '../../plugins/model/safetensors.ts';
+import { tokenizerFromFiles } from '../../plugins/model/tokenizers/load.ts';
 import type { Db } from '../db/client.ts';
 import { artifacts, checkpoints, runs } from '../db/schema/index.ts';
 import { AppError, notFound } from '../http/errors.ts';
 import type { Checkpoint } from '../schemas/checkpoints.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
+import { lockRunFiles } from './artifacts.ts';
+import { checkpointLayout } from './checkpoint-integrity.ts';
 
 type CheckpointRow = typeof checkpoints.$inferSelect;
+type ArtifactRow = typeof artifacts.$inferSelect;
+type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 
 /** Where a run's checkpoint files live among its artifacts, by step. */
 export const checkpointPath = (step: number) => `checkpoints/step-${step}`;
 
-// The file that identifies a checkpoint (its sha256 is the checkpoint's) and the config beside it.
-const layout = {
-  full: { weights: 'model.safetensors', config: 'config.json' },
-  adapter: { weights: 'adapter_model.safetensors', config: 'adapter_config.json' },
-} as const;
+const MiB = 1 << 20;
+const MAX_CONFIG_BYTES = MiB;
+// Hugging Face tokenizer.json files run to ~10 MiB (Llama 3); parsing one is the check.
+const MAX_TOKENIZER_BYTES = 64 * MiB;
 
-const MAX_CONFIG_BYTES = 1 << 20;
+const bad = (message: string) => new AppError(400, 'bad_request', message);
 
-async function readJson(store: BlobStore, key: string): Promise<Record<string, unknown>> {
-  const text = await new Response(await store.open(key)).text();
-  const value = JSON.parse(text) as unknown;
-  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new Error('not an object');
-  return value as Record<string, unknown>;
+/** The first `length` bytes of a blob (fewer if it is shorter), without reading the rest. */
+async function readStart(store: BlobStore, key: string, length: number): Promise<Uint8Array> {
+  const reader = (await store.open(key)).getReader();
+  const out = new Uint8Array(length);
+  let at = 0;
+  try {
+    while (at < length) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      const take = Math.min(value.byteLength, length - at);
+      out.set(value.subarray(0, take), at);
+      at += take;
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  return out.subarray(0, at);
 }
 
-async function filesOf(db: Db, runId: string, prefix: string) {
-  return db
+const readText = async (store: BlobStore, key: string) =>
+  new Response(await store.open(key)).text();
+
+/** The weights parse as safetensors: header length, JSON header, offsets that fit the file. */
+async function checkWeights(store: BlobStore, file: ArtifactRow, name: string) {
+  try {
+    const length = safetensorsHeaderLength(
+      await readStart(store, file.storageKey, 8),
+      file.sizeBytes,
+    );
+    const start = await readStart(store, file.storageKey, 8 + length);
+    const { entries } = readSafetensorsHeader(start, file.sizeBytes);
+    if (entries.length === 0) throw new Error('it holds no tensors');
+  } catch (err) {
+    throw bad(`${name}: not a safetensors file heldout can load (${(err as Error).message})`);
+  }
+}
+
+async function readConfig(store: BlobStore, file: ArtifactRow, name: string) {
+  if (file.sizeBytes > MAX_CONFIG_BYTES) throw bad(`${name}: larger than 1 MiB`);
+  try {
+    const value = JSON.parse(await readText(store, file.storageKey)) as unknown;
+    if (!value || typeof value !== 'object' || Array.isArray(value))
+      throw new Error('not an object');
+    return value as Record<string, unknown>;
+  } catch (err) {
+    throw bad(`${name}: not a JSON object (${(err as Error).message})`);
+  }
+}
+
+/**
+ * A full checkpoint needs a tokenizer that serving and evaluation find beside its weights: the
+ * loaders' own rule (tokenizerFromFiles) applied to the uploaded files, so what registers loads.
+ */
+async function checkTokenizer(store: BlobStore, prefix: string, files: ArtifactRow[]) {
+  const read = async (name: string) => {
+    const file = files.find((f) => f.path === `${prefix}/${name}`);
+    if (!file) return undefined;
+    if (file.sizeBytes > MAX_TOKENIZER_BYTES)
+      throw new Error(`${prefix}/${name} is larger than ${MAX_TOKENIZER_BYTES / MiB} MiB`);
+    return readText(store, file.storageKey);
+  };
+  try {
+    await tokenizerFromFiles(read, prefix);
+  } catch (err) {
+    throw bad(`tokenizer: ${(err as Error).message}`);
+  }
+}
+
+async function filesOf(tx: Tx, runId: string, prefix: string) {
+  return tx
     .select()
     .from(artifacts)
     .where(and(eq(artifacts.runId, runId), sql`starts_with(${artifacts.path}, ${prefix + '/'})`))
@@ -36,7 +102,11 @@ async function filesOf(db: Db, runId: string, prefix: string) {
 /**
  * Registers the checkpoint of `step` whose files the run already uploaded as artifacts under
  * `checkpoints/step-N/`. Its identity (sha256, size) is the server's own hash of the weights
- * file, never a number the client sends. Registering a step again (a resumed run) replaces it.
+ * file, never a number the client sends. What loading needs is checked first, each failure a 400
+ * naming the file: weights that parse as safetensors, a config that is a JSON object, and for a
+ * full checkpoint a tokenizer the loaders find. From then on the files are immutable
+ * (services/artifacts.ts), so registering a step again (a resumed run) returns the same
+ * checkpoint, with its evaluations; as another kind it is a 409.
  *
  * @example
  * await registerCheckpoint(db, store, runId, { step: 100, kind: 'full' });
@@ -50,58 +120,58 @@ export async function registerCheckpoint(
   const [run] = await db.select().from(runs).where(eq(runs.id, runId));
   if (!run) throw notFound(`run ${runId}`);
   const prefix = checkpointPath(input.step);
-  const files = await filesOf(db, runId, prefix);
-  const named = (name: string) => files.find((f) => f.path === `${prefix}/${name}`);
-  const { weights: weightsName, config: configName } = layout[input.kind];
-  const weights = named(weightsName);
-  const config = named(configName);
-  for (const [name, found] of [
-    [weightsName, weights],
-    [configName, config],
-  ] as const) {
-    if (!found) {
+  // Under the run's file lock: no upload changes these files between the checks and the insert.
+  return db.transaction(async (tx) => {
+    await lockRunFiles(tx, runId);
+    const [existing] = await tx
+      .select()
+      .from(checkpoints)
+      .where(and(eq(checkpoints.runId, runId), eq(checkpoints.step, input.step)));
+    if (existing) {
+      if (existing.kind === input.kind) return existing;
       throw new AppError(
-        400,
-        'bad_request',
-        `step: upload ${prefix}/${name} as an artifact of this run before registering the checkpoint`,
+        409,
+        'conflict',
+        `step: ${input.step} is already checkpoint ${existing.id}, a ${existing.kind} checkpoint; registered checkpoints are immutable`,
       );
     }
-  }
-  if (config!.sizeBytes > MAX_CONFIG_BYTES)
-    throw new AppError(400, 'bad_request', `${configName}: larger than 1 MiB`);
-  let modelConfig: Record<string, unknown>;
-  try {
-    modelConfig = await readJson(store, config!.storageKey);
-  } catch (err) {
-    throw new AppError(
-      400,
-      'bad_request',
-      `${configName}: not a JSON object (${(err as Error).message})`,
-    );
-  }
-  const values = {
-    projectId: run.projectId,
-    runId,
-    kind: input.kind,
-    step: input.step,
-    sha256: weights!.sha256,
-    sizeBytes: weights!.sizeBytes,
-    trainableParams: input.trainableParams ?? null,
-    totalParams: input.totalParams ?? null,
-    baseCheckpointId: run.baseCheckpointId,
-    storageKey: prefix,
-    modelConfig,
-  };
-  const [row] = await db
-    .insert(checkpoints)
-    .values(values)
-    .onConflictDoUpdate({
-      target: [checkpoints.runId, checkpoints.step],
-      targetWhere: sql`${checkpoints.runId} is not null`,
-      set: { ...values, createdAt: sql`now()` },
-    })
-    .returning();
-  return row!;
+    const files = await filesOf(tx, runId, prefix);
+    const named = (name: string) => files.find((f) => f.path === `${prefix}/${name}`);
+    const { weights: weightsName, config: configName } = checkpointLayout[input.kind];
+    const weights = named(weightsName);
+    const config = named(configName);
+    for (const [name, found] of [
+      [weightsName, weights],
+      [configName, config],
+    ] as const) {
+      if (!found) {
+        throw bad(
+          `step: upload ${prefix}/${name} as an artifact of this run before registering the checkpoint`,
+        );
+      }
+    }
+    await checkWeights(store, weights!, weightsName);
+    const modelConfig = await readConfig(store, config!, configName);
+    // An adapter is served and evaluated with its base's tokenizer.
+    if (input.kind === 'full') await checkTokenizer(store, prefix, files);
+    const [row] = await tx
+      .insert(checkpoints)
+      .values({
+        projectId: run.projectId,
+        runId,
+        kind: input.kind,
+        step: input.step,
+        sha256: weights!.sha256,
+        sizeBytes: weights!.sizeBytes,
+        trainableParams: input.trainableParams ?? null,
+        totalParams: input.totalParams ?? null,
+        baseCheckpointId: run.baseCheckpointId,
+        storageKey: prefix,
+        modelConfig,
+      })
+      .returning();
+    return row!;
+  });
 }
 
 // A checkpoint directory lists its files in full unless it holds an absurd number of them.

@@ -18,6 +18,11 @@ export interface BlobStore {
   put(source: AsyncIterable<Uint8Array>): Promise<StoredBlob>;
   /** A stream of the blob's bytes; throws a `BlobNotFoundError` when it is gone. */
   open(key: string): Promise<ReadableStream<Uint8Array>>;
+  /**
+   * The blob's own file, for readers that need a path (a hard link to it costs no copy); only a
+   * store on the local filesystem has one. Never written to: the bytes are the blob's.
+   */
+  localFile?(key: string): Promise<string>;
 }
 
 export class BlobNotFoundError extends Error {

@@ -7,6 +7,10 @@ import { BlobNotFoundError, type BlobStore, type StoredBlob } from './blob-store
 
 const KEY = /^sha256\/([0-9a-f]{2})\/([0-9a-f]{62})$/;
 
+const missing = (key: string) => (err: NodeJS.ErrnoException) => {
+  throw err.code === 'ENOENT' ? new BlobNotFoundError(`blob ${key} is missing`) : err;
+};
+
 /**
  * A blob store in a local directory: `blobs/sha256/ab/cdef...` (the first two hex digits fan the
  * files out so no directory grows to millions of entries) and `tmp/` for uploads in flight, on the
@@ -70,13 +74,18 @@ export function createFsBlobStore(root: string): BlobStore {
 
     async open(key) {
       const file = blobPath(key);
-      const missing = (err: NodeJS.ErrnoException) => {
-        throw err.code === 'ENOENT' ? new BlobNotFoundError(`blob ${key} is missing`) : err;
-      };
-      await contained(file).catch(missing);
+      await contained(file).catch(missing(key));
       // O_NOFOLLOW closes the gap between the check and the open for the last component.
-      const handle = await fs.open(file, constants.O_RDONLY | constants.O_NOFOLLOW).catch(missing);
+      const handle = await fs
+        .open(file, constants.O_RDONLY | constants.O_NOFOLLOW)
+        .catch(missing(key));
       return Readable.toWeb(handle.createReadStream()) as ReadableStream<Uint8Array>;
+    },
+
+    async localFile(key) {
+      const file = blobPath(key);
+      await contained(file).catch(missing(key));
+      return file;
     },
   };
 }

@@ -14,6 +14,7 @@ import { TransientError } from '../../plugins/sdk/index.ts';
 import { BUILTIN_MODELS } from '../../plugins/model/base/builtin.ts';
 import { HeldoutApiError, type HeldoutClient } from '../client/index.ts';
 import type { Checkpoint } from '../schemas/checkpoints.ts';
+import { verifyCheckpointFiles } from '../services/checkpoint-integrity.ts';
 import type { ClaimedTraining } from '../schemas/jobs.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -74,24 +75,40 @@ export async function fetchDataset(
   return { kind: d.kind, sha256, rows };
 }
 
-/** Downloads a checkpoint's files (all of them: weights, config, tokenizer, optimiser state). */
+/**
+ * Downloads a checkpoint's files (all of them: weights, config, tokenizer, optimiser state) and
+ * checks them against the sha256 it was registered with: files changed behind a registered
+ * checkpoint fail the job non-retryably (CheckpointCorruptError names both hashes).
+ */
 async function downloadCheckpoint(
   client: HeldoutClient,
-  runId: string,
-  prefix: string,
+  checkpoint: { checkpointId: string; runId: string; path: string; sha256: string },
   dir: string,
 ): Promise<void> {
+  const { runId, path: prefix } = checkpoint;
   const files = await withRetry('listing checkpoint files', () =>
     client.artifacts.list(runId, { prefix: `${prefix}/` }),
   );
-  for (const f of files) {
-    const target = path.join(dir, path.basename(f.path));
+  const measured = new Map<string, string>();
+  const fetchTo = async (f: (typeof files)[number], target: string) => {
     const res = await withRetry(`downloading ${f.path}`, () =>
       client.artifacts.download(runId, f.path),
     );
-    const sha256 = await downloadTo(res, target);
-    if (sha256 !== f.sha256) throw new TransientError(`${f.path} arrived corrupted`);
+    return downloadTo(res, target);
+  };
+  for (const f of files) {
+    const target = path.join(dir, path.basename(f.path));
+    let sha256 = await fetchTo(f, target);
+    if (sha256 !== f.sha256) {
+      // Once more: a transfer may garble bytes, but the same wrong bytes twice are the store's.
+      const again = await fetchTo(f, target);
+      if (again !== sha256 && again !== f.sha256)
+        throw new TransientError(`${f.path} arrived corrupted`);
+      sha256 = again;
+    }
+    measured.set(f.path, sha256);
   }
+  verifyCheckpointFiles({ id: checkpoint.checkpointId, ...checkpoint }, files, measured);
 }
 
 type ModelSource = ClaimedTraining['baseModel'];
@@ -104,7 +121,7 @@ export async function modelDir(client: HeldoutClient, source: ModelSource, dir: 
     const bytes = fs.readFileSync(path.join(builtin, 'model.safetensors'));
     return { dir: builtin, sha256: createHash('sha256').update(bytes).digest('hex') };
   }
-  await downloadCheckpoint(client, source.runId, source.path, dir);
+  await downloadCheckpoint(client, source, dir);
   return { dir, sha256: source.sha256, checkpointId: source.checkpointId };
 }
 
@@ -281,7 +298,11 @@ export async function httpTrainContext(
         );
         if (!newest || newest.step === null) return undefined;
         const dir = path.join(workDir, 'resume', `step-${newest.step}`);
-        await downloadCheckpoint(client, runId, newest.path, dir);
+        await downloadCheckpoint(
+          client,
+          { checkpointId: newest.id, runId, path: newest.path, sha256: newest.sha256 },
+          dir,
+        );
         return { dir, step: newest.step };
       },
     },

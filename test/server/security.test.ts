@@ -482,9 +482,12 @@ describe('what MLflow CVEs were made of cannot happen here', () => {
       `step: upload ${dir}/model.safetensors as an artifact of this run before registering the checkpoint`,
     ]);
 
-    // With its weights in safetensors the same directory registers; the rest are inert names.
+    // With its weights in safetensors (and a tokenizer) the same directory registers; the rest
+    // are inert names.
     const weights = writeSafetensors(new Map([['w', { shape: [1], data: new Float32Array([1]) }]]));
     expect((await put(t, `${dir}/model.safetensors`, weights)).status).toBe(201);
+    const tokenizer = JSON.stringify({ heldout_tokenizer: 'byte' });
+    expect((await put(t, `${dir}/tokenizer_config.json`, tokenizer)).status).toBe(201);
     expect((await put(t, 'checkpoints/step-10/other.bin', 'not step 1')).status).toBe(201);
     const ok = await t.call('POST', `/api/v1/runs/${runId}/checkpoints`, { step: 1, kind: 'full' });
     expect(ok.status).toBe(201);
@@ -494,6 +497,7 @@ describe('what MLflow CVEs were made of cannot happen here', () => {
       'model.safetensors',
       'modeling_evil.py',
       'pytorch_model.bin',
+      'tokenizer_config.json',
     ]);
 
     // What a worker does with a checkpoint directory: the same files, no safetensors, refused.
