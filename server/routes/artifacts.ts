@@ -33,7 +33,8 @@ export function artifactRoutes(deps: AppDeps) {
         path: '/runs/{runId}/artifacts',
         tags,
         security: bearerSecurity,
-        summary: 'Upload an artifact (replaces the one at the same path)',
+        summary:
+          "Upload an artifact (replaces the one at the same path; a registered checkpoint's files are immutable: 409)",
         request: {
           params: runParam,
           query: artifactPathQuery,
