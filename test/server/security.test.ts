@@ -567,6 +567,7 @@ describe('what MLflow CVEs were made of cannot happen here', () => {
       '/runs/{runId}/checkpoints': 10_000,
       '/checkpoints/{checkpointId}': 10_000,
       '/projects/{project}/gates': 10_000,
+      '/projects/{project}/protected-aliases': 10_000,
       '/verdicts/{verdictId}': Infinity, // one check per rule of a stored policy
       '/projects/{project}/models': 10_000,
       '/projects/{project}/models/{name}/promotions': 10_000,
