@@ -11,6 +11,7 @@ import type {
   saveGateBody,
   VerdictBody,
 } from '../schemas/registry.ts';
+import type { AliasProtection, setAliasProtectionBody } from '../schemas/alias-protection.ts';
 import type { Transport } from './transport.ts';
 
 const project = (p: string) => `/projects/${encodeURIComponent(p)}`;
@@ -48,9 +49,21 @@ export function gatesClient(t: Transport) {
   };
 }
 
-/** Alias moves; a protected alias needs a passing verdict (a refusal is a 409 HeldoutApiError). */
+/**
+ * Alias moves; a protected alias needs a passing verdict of the gate bound to it (a refusal is a
+ * 409 HeldoutApiError). Which aliases are protected, and by which gate, only an admin changes.
+ */
 export function promotionsClient(t: Transport) {
+  const rule = (p: string, alias: string) =>
+    `${project(p)}/protected-aliases/${encodeURIComponent(alias)}`;
   return {
+    /** The project's protected alias names and the gate version each requires. */
+    protectedAliases: async (p: string) =>
+      (await t.json<{ aliases: AliasProtection[] }>('GET', `${project(p)}/protected-aliases`))
+        .aliases,
+    /** Protects an alias name with a gate (pinned to a version) or unprotects it: admin only. */
+    protect: (p: string, alias: string, body: z.input<typeof setAliasProtectionBody>) =>
+      t.json<AliasProtection>('PUT', rule(p, alias), body),
     promote: (body: z.input<typeof promoteBody>) =>
       t.json<{ promotion: Promotion; alias: Alias; verdict: VerdictBody | null }>(
         'POST',

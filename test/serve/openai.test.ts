@@ -72,6 +72,8 @@ beforeAll(async () => {
   await admin.models.create('bank', { name: 'assistant' });
   await admin.models.addVersion('bank', 'assistant', { checkpointId: base.id });
   await admin.models.addVersion('bank', 'assistant', { checkpointId: adapter.id });
+  // Serving is under test here, not the gate: the admin lets production move by hand.
+  await admin.promotions.protect('bank', 'production', { protected: false });
   await admin.promotions.promote({
     project: 'bank',
     model: 'assistant',

@@ -76,10 +76,7 @@ describe('heldout gate', () => {
       version: 1,
       protected: true,
     });
-    const rules = await fetch(`${server.url}/api/v1/projects/support/protected-aliases`, {
-      headers: { authorization: `Bearer ${token}` },
-    }).then((r) => r.json());
-    expect(rules.aliases[0]).toMatchObject({
+    expect((await client.promotions.protectedAliases('support'))[0]).toMatchObject({
       alias: 'production',
       gate: { name: 'release', version: 1 },
     });
