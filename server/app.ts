@@ -4,6 +4,7 @@ import { requestId } from 'hono/request-id';
 import { anonymousBodies } from './http/anonymous-bodies.ts';
 import { authenticate } from './http/auth.ts';
 import { AppError, toErrorResponse } from './http/errors.ts';
+import { jsonDepthLimit } from './http/json-depth.ts';
 import type { AppDeps, AppEnv } from './http/env.ts';
 import { createRouter } from './http/openapi.ts';
 import { requestLog } from './http/request-log.ts';
@@ -63,7 +64,7 @@ export function createApp(deps: AppDeps) {
     .use(anonymousBodies(deps.config))
     .use(async (c, next) =>
       c.req.header('content-type')?.includes('json') && !isStreamedUpload(c.req.method, c.req.path)
-        ? jsonLimit(c, next)
+        ? jsonLimit(c, () => jsonDepthLimit(c, next))
         : next(),
     )
     .route('/', healthRoutes(deps))

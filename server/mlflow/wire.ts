@@ -1,6 +1,8 @@
 import type { Context } from 'hono';
 import type { z } from 'zod';
 import type { AppEnv } from '../http/env.ts';
+import { tooDeepField } from '../http/json-depth.ts';
+import { JSON_MAX_DEPTH } from '../schemas/common.ts';
 import { MlflowError } from './errors.ts';
 
 /**
@@ -26,6 +28,13 @@ export async function params<S extends z.ZodType>(
     } catch {
       throw new MlflowError('MALFORMED_REQUEST', 'the request body is not valid JSON');
     }
+    // Before the schema sees it: a recursive one overflows its stack on a body nested ~1000 deep.
+    const deep = tooDeepField(text);
+    if (deep)
+      throw new MlflowError(
+        'INVALID_PARAMETER_VALUE',
+        `Invalid value for parameter '${deep}': must nest at most ${JSON_MAX_DEPTH} levels deep`,
+      );
   }
   const parsed = schema.safeParse(raw);
   if (parsed.success) return parsed.data;

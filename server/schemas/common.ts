@@ -47,10 +47,16 @@ export const runParam = z.object({
 
 export const timestamp = z.iso.datetime().openapi({ example: '2026-11-28T12:00:00.000Z' });
 
-const JSON_MAX_DEPTH = 64;
+/** How deep client JSON may nest (objects and arrays), in a run config or any field of a body. */
+export const JSON_MAX_DEPTH = 64;
 
-/** Whether `value` nests at most `max` objects or arrays deep; iterative, so any depth is safe. */
-function nestsAtMost(value: unknown, max: number): boolean {
+/**
+ * Whether `value` nests at most `max` objects or arrays deep; iterative, so any depth is safe.
+ *
+ * @example
+ * nestsAtMost({ a: [1] }, 2); // true
+ */
+export function nestsAtMost(value: unknown, max: number): boolean {
   const stack: [unknown, number][] = [[value, 0]];
   while (stack.length > 0) {
     const [v, depth] = stack.pop()!;
