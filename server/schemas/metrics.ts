@@ -44,7 +44,7 @@ export const metricSummary = z
 export const MAX_METRICS_PAGE = 10_000;
 
 export const metricListQuery = z.object({
-  limit: limit(MAX_METRICS_PAGE, MAX_METRICS_PAGE),
+  limit: limit(MAX_METRICS_PAGE, 1000),
   pageToken,
 });
 

@@ -146,11 +146,10 @@ export async function projectEvaluations(db: Db, projectId: number, q: ProjectEv
     q.checkpointId,
   ]);
   const cursor = q.pageToken
-    ? decodePageToken<{ t: string; id: string }>(
-        q.pageToken,
-        view,
-        { t: cursorField.timestamp, id: cursorField.uuid },
-      )
+    ? decodePageToken<{ t: string; id: string }>(q.pageToken, view, {
+        t: cursorField.timestamp,
+        id: cursorField.uuid,
+      })
     : undefined;
   const filters: (SQL | undefined)[] = [
     eq(evaluations.projectId, projectId),

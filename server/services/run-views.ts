@@ -75,11 +75,10 @@ export async function listFindings(
 export async function runJobs(db: Db, runId: string, q: { limit: number; pageToken?: string }) {
   const view = `jobs:${runId}`;
   const cursor = q.pageToken
-    ? decodePageToken<{ t: string; id: string }>(
-        q.pageToken,
-        view,
-        { t: cursorField.timestamp, id: cursorField.uuid },
-      )
+    ? decodePageToken<{ t: string; id: string }>(q.pageToken, view, {
+        t: cursorField.timestamp,
+        id: cursorField.uuid,
+      })
     : undefined;
   const evaluationJobs = inArray(
     jobs.evaluationId,
