@@ -17,7 +17,10 @@ import { memoryLogger } from './logger.ts';
  * await live.client.projects.create({ name: 'bank' });
  * await live.close();
  */
-export async function startLiveServer(token: string, opts: { worker?: boolean } = {}) {
+export async function startLiveServer(
+  token: string,
+  opts: { worker?: boolean; env?: Record<string, string> } = {},
+) {
   const database: TestDatabase = await createTestDatabase();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'heldout-live-'));
   const config = loadConfig({
@@ -27,6 +30,7 @@ export async function startLiveServer(token: string, opts: { worker?: boolean } 
     HELDOUT_DATA_DIR: path.join(dir, 'data'),
     // Tests start their own workers, so they can stop or kill them.
     HELDOUT_WORKER: '0',
+    ...opts.env,
   });
   const server: RunningServer = await startServer(config, memoryLogger('warn').logger);
   const client = new HeldoutClient({ baseUrl: server.url, token });

@@ -562,7 +562,6 @@ describe('what MLflow CVEs were made of cannot happen here', () => {
       '/projects/{project}/tokens': 10_000,
       '/tokens': 10_000, // the tokens for every project
       '/runs/{runId}': 100, // the datasets a run was created with
-      '/runs/{runId}/metrics': 10_000,
       '/plugins': Infinity, // the operator's HELDOUT_PLUGINS
       '/runs/{runId}/checkpoints': 10_000,
       '/checkpoints/{checkpointId}': 10_000,
@@ -645,7 +644,7 @@ describe('what MLflow CVEs were made of cannot happen here', () => {
 
     const capped: Array<[string, (json: Json) => unknown[]]> = [
       [`/api/v1/runs/${runId}/checkpoints`, (j) => j.checkpoints],
-      [`/api/v1/runs/${runId}/metrics`, (j) => j.metrics],
+      [`/api/v1/runs/${runId}/metrics?limit=10000`, (j) => j.metrics],
       ['/api/v1/projects/sec/gates', (j) => j.gates],
       ['/api/v1/projects/sec/models', (j) => j.models],
       ['/api/v1/projects/sec/models/big', (j) => j.versions],
