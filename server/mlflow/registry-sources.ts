@@ -1,7 +1,8 @@
-import { createHash } from 'node:crypto';
 import { and, asc, desc, eq, isNull, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { artifacts, checkpoints, runs } from '../db/schema/index.ts';
+import { lockRunFiles } from '../services/artifacts.ts';
+import { manifestDigest } from '../services/checkpoint-integrity.ts';
 import { MlflowError } from './errors.ts';
 
 /** Which run and checkpoint an MLflow model version's `source` stands for. */
@@ -73,9 +74,8 @@ export async function checkpointForSource(
   const named = own.find((c) => path === c.storageKey || path.startsWith(`${c.storageKey}/`));
   if (named) return named.id;
   return db.transaction(async (tx) => {
-    await tx.execute(
-      sql`select pg_advisory_xact_lock(hashtextextended(${`mlflow-source:${run.id}:${path}`}, 0))`,
-    );
+    // The run's file lock: no upload lands under the path while its files become a checkpoint.
+    await lockRunFiles(tx, run.id);
     const [again] = await tx
       .select({ id: checkpoints.id })
       .from(checkpoints)
@@ -91,7 +91,6 @@ export async function checkpointForSource(
         'INVALID_PARAMETER_VALUE',
         `source: run ${input.runId} has no artifacts under '${path}'; log the model's files to the run first`,
       );
-    const manifest = files.map((f) => `${f.path}\t${f.sha256}\t${f.sizeBytes}\n`).join('');
     const adapter = files.some((f) => f.path === `${path}/adapter_config.json`);
     const [row] = await tx
       .insert(checkpoints)
@@ -101,7 +100,7 @@ export async function checkpointForSource(
         name: path,
         kind: adapter ? 'adapter' : 'full',
         step: null,
-        sha256: createHash('sha256').update(manifest).digest('hex'),
+        sha256: manifestDigest(files),
         sizeBytes: files.reduce((n, f) => n + f.sizeBytes, 0),
         baseCheckpointId: run.baseCheckpointId,
         storageKey: path,
