@@ -8,10 +8,12 @@ CREATE TABLE "alias_protections" (
 	CONSTRAINT "alias_protections_project_id_alias_pk" PRIMARY KEY("project_id","alias")
 );
 --> statement-breakpoint
+ALTER TABLE "gates" ADD COLUMN "created_by_token_id" bigint;--> statement-breakpoint
 ALTER TABLE "verdicts" ADD COLUMN "checkpoint_sha256" text;--> statement-breakpoint
 ALTER TABLE "alias_protections" ADD CONSTRAINT "alias_protections_project_id_projects_id_fk" FOREIGN KEY ("project_id") REFERENCES "public"."projects"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "alias_protections" ADD CONSTRAINT "alias_protections_gate_id_gates_id_fk" FOREIGN KEY ("gate_id") REFERENCES "public"."gates"("id") ON DELETE restrict ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "alias_protections" ADD CONSTRAINT "alias_protections_updated_by_token_id_api_tokens_id_fk" FOREIGN KEY ("updated_by_token_id") REFERENCES "public"."api_tokens"("id") ON DELETE set null ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "gates" ADD CONSTRAINT "gates_created_by_token_id_api_tokens_id_fk" FOREIGN KEY ("created_by_token_id") REFERENCES "public"."api_tokens"("id") ON DELETE set null ON UPDATE no action;--> statement-breakpoint
 -- Protection moves from each model's alias to the project's alias name: a name protected on any
 -- model stays protected (no gate bound: the next promotion binds one), and `production`, protected
 -- by default from now on, is marked so on the models that have it.

@@ -12,13 +12,20 @@ import {
 } from '../../evaluators/gates/index.ts';
 import type { Db } from '../db/client.ts';
 import { isUniqueViolation } from '../db/errors.ts';
-import { checkpoints, gates, models, modelVersions, verdicts } from '../db/schema/index.ts';
+import {
+  apiTokens,
+  checkpoints,
+  gates,
+  models,
+  modelVersions,
+  verdicts,
+} from '../db/schema/index.ts';
 import { AppError, notFound } from '../http/errors.ts';
 import type { Gate, VerdictBody } from '../schemas/registry.ts';
 import { boundGateNames, repinGate, requireAdmin } from './alias-protection.ts';
 import { gatherEvidence, type EvidenceSources } from './evidence.ts';
 import type { Principal } from './principal.ts';
-import { aliasTarget, type ModelRow, type ModelVersionRow } from './registry.ts';
+import { aliasTarget, type ModelRow, type ModelVersionRow, type Tx } from './registry.ts';
 
 export type GateRow = typeof gates.$inferSelect;
 
@@ -93,6 +100,7 @@ export async function saveGate(
             version: (latest?.version ?? 0) + 1,
             policy: parsed.policy,
             description: input.description ?? latest?.description ?? null,
+            createdByTokenId: principal?.tokenId ?? null,
           })
           .returning();
         if (bound) await repinGate(tx, projectId, input.name, saved!.id);
@@ -115,6 +123,16 @@ export async function listGates(db: Db, projectId: number): Promise<GateRow[]> {
     .where(eq(gates.projectId, projectId))
     .orderBy(gates.name, desc(gates.version))
     .limit(10_000);
+}
+
+/** Whether an admin token saved this gate version (its token may since have been removed). */
+export async function savedByAdmin(db: Tx, gateId: number): Promise<boolean> {
+  const [row] = await db
+    .select({ role: apiTokens.role })
+    .from(gates)
+    .innerJoin(apiTokens, eq(apiTokens.id, gates.createdByTokenId))
+    .where(eq(gates.id, gateId));
+  return row?.role === 'admin';
 }
 
 /** A gate by name: its latest version, or `version`. */

@@ -5,7 +5,7 @@ import { AppError } from '../http/errors.ts';
 import type { AliasProtection } from '../schemas/alias-protection.ts';
 import type { VerdictBody } from '../schemas/registry.ts';
 import { protectionOf, requireAdmin, setProtection } from './alias-protection.ts';
-import { computeVerdict, findGate, findVerdict } from './gates.ts';
+import { computeVerdict, findGate, findVerdict, savedByAdmin } from './gates.ts';
 import type { Principal } from './principal.ts';
 import {
   aliasTarget,
@@ -17,6 +17,7 @@ import {
   presentPromotion,
   type ModelRow,
   type ModelVersionRow,
+  type Tx,
 } from './registry.ts';
 
 /** A verdict with what a protected alias checks it against: its gate version and the weights. */
@@ -114,8 +115,18 @@ function checkJudged(
     );
 }
 
-/** Refuses a move of a protected alias that its bound gate version did not pass. */
-function checkProtected(rule: AliasProtection, judged: Judged | null, alias: string, to: number) {
+/**
+ * Refuses a move of a protected alias that its bound gate version did not pass. With no gate bound
+ * yet, the passing verdict's gate becomes the alias's gate only if an admin saved that gate version
+ * or is promoting now: a gate a write token wrote for itself never protects anything.
+ */
+async function checkProtected(
+  tx: Tx,
+  rule: AliasProtection,
+  judged: Judged | null,
+  input: { alias: string; to: number; principal: Principal },
+) {
+  const { alias, to } = input;
   if (!judged)
     throw new AppError(
       409,
@@ -124,6 +135,13 @@ function checkProtected(rule: AliasProtection, judged: Judged | null, alias: str
         ? `alias: "${alias}" is protected by gate "${rule.gate.name}" v${rule.gate.version}: moving it to version ${to} needs that gate's passing verdict (give gate "${rule.gate.name}" or leave gate out)`
         : `alias: "${alias}" is protected and no gate is bound to it yet: promote with gate (the first passing promotion binds that gate) or ask an admin to bind one (PUT /api/v1/projects/{project}/protected-aliases/${alias})`,
       { verdict: null },
+    );
+  if (!rule.gate && input.principal.role !== 'admin' && !(await savedByAdmin(tx, judged.gateId)))
+    throw new AppError(
+      409,
+      'conflict',
+      `${judged.field}: "${alias}" is protected and no gate is bound to it yet; gate "${judged.verdict.gate.name}" v${judged.verdict.gate.version} was not saved by an admin, so it cannot become the alias's gate (an admin saves the release gate, or binds one with PUT /api/v1/projects/{project}/protected-aliases/${alias})`,
+      { verdict: judged.verdict },
     );
   if (rule.gate && judged.gateId !== rule.gate.id)
     throw new AppError(
@@ -180,7 +198,12 @@ export async function promote(
     // Read again under the lock: an admin may have bound or re-pinned the gate meanwhile.
     const now = await protectionOf(tx, input.projectId, input.alias);
     const willProtect = input.protected ?? now.protected;
-    if (now.protected || willProtect) checkProtected(now, judged, input.alias, to.version);
+    if (now.protected || willProtect)
+      await checkProtected(tx, now, judged, {
+        alias: input.alias,
+        to: to.version,
+        principal: input.principal,
+      });
     if (willProtect !== now.protected || (willProtect && !now.gate))
       await setProtection(tx, {
         projectId: input.projectId,

@@ -276,3 +276,45 @@ describe('a protected alias is bound to its gate', () => {
     expect((await t.call('GET', `${models}/bot/aliases/production`)).json.protected).toBe(true);
   });
 });
+
+describe('the first promotion to an unbound protected alias', () => {
+  it("binds only a gate an admin saved: a writer's own gate never becomes the alias's gate", async () => {
+    const other = (await t.call('POST', '/api/v1/projects', { name: 'loans' })).json.id as number;
+    const scenario = await forgettingScenario(database, other);
+    const loans = '/api/v1/projects/loans';
+    const token = (await t.call('POST', `${loans}/tokens`, { name: 'ci', role: 'write' })).json
+      .token as string;
+    await t.call('POST', `${loans}/models`, { name: 'bot' });
+    await t.call('POST', `${loans}/models/bot/versions`, { checkpointId: scenario.good });
+    const own = await t.call(
+      'POST',
+      `${loans}/gates`,
+      { name: 'mine', policy: { kind: 'no_blocking_findings' } },
+      token,
+    );
+    expect(own.status).toBe(201);
+    const promote = (gate: string) =>
+      t.call(
+        'POST',
+        '/api/v1/promotions',
+        { project: 'loans', model: 'bot', version: 1, alias: 'production', gate },
+        token,
+      );
+    const refused = await promote('mine');
+    expect([refused.status, refused.json.error.message]).toEqual([
+      409,
+      expect.stringMatching(
+        /^gate: "production" is protected and no gate is bound to it yet; gate "mine" v1 was not saved by an admin/,
+      ),
+    ]);
+    expect((await t.call('GET', `${loans}/protected-aliases`)).json.aliases[0].gate).toBeNull();
+
+    await t.call('POST', `${loans}/gates`, { name: 'release', policy: releasePolicy });
+    const bound = await promote('release');
+    expect(bound.status, JSON.stringify(bound.json)).toBe(201);
+    expect((await t.call('GET', `${loans}/protected-aliases`)).json.aliases[0].gate).toMatchObject({
+      name: 'release',
+      version: 1,
+    });
+  });
+});

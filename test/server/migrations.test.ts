@@ -30,6 +30,7 @@ describe('migrateDatabase', () => {
     const tables = await sql<{ table_name: string }[]>`
       select table_name from information_schema.tables where table_schema = 'public' order by 1`;
     expect(tables.map((t) => t.table_name)).toEqual([
+      'alias_protections',
       'api_tokens',
       'artifacts',
       'checkpoints',

@@ -26,6 +26,10 @@ export const gates = pgTable(
     version: integer('version').notNull(),
     policy: jsonb('policy').notNull(),
     description: text('description'),
+    // Who saved this version: only a gate an admin saved can become an alias's gate unasked.
+    createdByTokenId: bigintRef('created_by_token_id').references(() => apiTokens.id, {
+      onDelete: 'set null',
+    }),
     createdAt: createdAt(),
   },
   (t) => [unique('gates_name_version_uq').on(t.projectId, t.name, t.version)],
