@@ -61,6 +61,25 @@ export const configSchema = z.object({
     .min(1)
     .default(512 * 1024 ** 2),
   HELDOUT_MAX_DATASET_ROWS: z.coerce.number().int().min(1).default(2_000_000),
+  // Bytes one project's artifacts and dataset versions may hold together (their sizes as
+  // uploaded, shared blobs counted for each row); an upload that would pass it is refused (413)
+  // while it streams. 0: no quota.
+  HELDOUT_PROJECT_QUOTA_BYTES: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(100 * 1024 ** 3),
+  // Uploads are refused (503) while the data directory's filesystem has less free than this, so
+  // a full disk never takes Postgres (in the same directory when embedded) down with it. 0: never.
+  HELDOUT_MIN_FREE_DISK_BYTES: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(1024 ** 3),
+  // Seconds between passes that delete blobs no row references any more (a deleted run, a
+  // replaced artifact, an upload refused at commit) and serving-cache entries unused for a day;
+  // one pass also runs at start. 0: never (neither at start).
+  HELDOUT_BLOB_GC_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(604_800).default(3600),
   // Third-party trainer plugins: local paths or npm package names, comma-separated.
   HELDOUT_PLUGINS: z
     .string()

@@ -14,6 +14,7 @@ import {
   type ArtifactEntry,
 } from '../services/artifacts.ts';
 import type { Role } from '../services/principal.ts';
+import { storageLimits } from '../services/storage-quota.ts';
 import { blobStoreFor } from '../storage/fs-blob-store.ts';
 import { MlflowError } from './errors.ts';
 import { ok, params } from './wire.ts';
@@ -137,7 +138,9 @@ export function mlflowArtifactRoutes(deps: AppDeps) {
       const { runId, relative } = await file(c, 'write');
       const body = uploadBody(c, deps.config.HELDOUT_MAX_ARTIFACT_BYTES, 'an artifact');
       const contentType = c.req.header('content-type')?.slice(0, 200);
-      await conflictAsMlflow(putArtifact(db, store, { runId, path: relative, body, contentType }));
+      const limits = storageLimits(deps.config);
+      const put = putArtifact(db, store, { runId, path: relative, body, contentType, limits });
+      await conflictAsMlflow(put);
       return ok(c);
     })
     .get('/artifacts/*', async (c) => {

@@ -16,6 +16,7 @@ import {
   presentArtifact,
   putArtifact,
 } from '../services/artifacts.ts';
+import { storageLimits } from '../services/storage-quota.ts';
 import { authorizeRun } from './access.ts';
 import { blobStoreFor } from '../storage/fs-blob-store.ts';
 
@@ -60,6 +61,7 @@ export function artifactRoutes(deps: AppDeps) {
           path: c.req.valid('query').path,
           body,
           contentType,
+          limits: storageLimits(deps.config),
         });
         return c.json(presentArtifact(row), created ? 201 : 200);
       },

@@ -24,6 +24,7 @@ import {
   uploadDatasetVersion,
 } from '../services/datasets.ts';
 import { authorizeProject } from './access.ts';
+import { storageLimits } from '../services/storage-quota.ts';
 import { blobStoreFor } from '../storage/fs-blob-store.ts';
 
 const tags = ['datasets'];
@@ -86,6 +87,7 @@ export function datasetRoutes(deps: AppDeps) {
           body,
           maxRows: deps.config.HELDOUT_MAX_DATASET_ROWS,
           tokenId: principal!.tokenId,
+          limits: storageLimits(deps.config),
         });
         return c.json(
           presentVersion(project, result.dataset, result.version),

@@ -24,6 +24,7 @@ import {
   recordPreference,
 } from '../services/preferences.ts';
 import { actingAs } from '../services/identity.ts';
+import { storageLimits } from '../services/storage-quota.ts';
 import { blobStoreFor } from '../storage/fs-blob-store.ts';
 import { authorizeProject } from './access.ts';
 
@@ -118,6 +119,7 @@ export function preferenceRoutes(deps: AppDeps) {
           name: c.req.valid('json').dataset,
           maxRows: deps.config.HELDOUT_MAX_DATASET_ROWS,
           tokenId: c.get('principal')!.tokenId,
+          limits: storageLimits(deps.config),
         });
         return c.json(
           presentVersion(project, result.dataset, result.version),

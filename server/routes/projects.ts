@@ -14,6 +14,7 @@ import {
   createdToken,
   createTokenBody,
   project,
+  projectDetail,
   tokenInfo,
 } from '../schemas/projects.ts';
 import { authorize, requirePrincipal } from '../services/principal.ts';
@@ -27,6 +28,7 @@ import {
   presentToken,
   revokeToken,
 } from '../services/projects.ts';
+import { projectStorageView, storageLimits } from '../services/storage-quota.ts';
 
 const tokenParam = z.object({
   tokenId: z.coerce
@@ -83,11 +85,15 @@ export function projectRoutes(deps: AppDeps) {
         tags,
         security: bearerSecurity,
         request: { params: projectParam },
-        responses: { 200: jsonResponse(project, 'The project'), ...errorResponses },
+        responses: {
+          200: jsonResponse(projectDetail, 'The project, with the bytes it stores'),
+          ...errorResponses,
+        },
       }),
       async (c) => {
         const found = await authorizeProject(deps, c, c.req.valid('param').project, 'read');
-        return c.json(presentProject(found), 200);
+        const storage = await projectStorageView(db, found.id, storageLimits(deps.config));
+        return c.json({ ...presentProject(found), ...storage }, 200);
       },
     )
     .openapi(

@@ -14,6 +14,20 @@ export const project = z
   })
   .openapi('Project');
 
+export const projectDetail = project
+  .extend({
+    storageBytes: z.number().int().openapi({
+      description:
+        "bytes of the project's artifacts and dataset versions, as the quota counts them",
+    }),
+    storageQuotaBytes: z
+      .number()
+      .int()
+      .nullable()
+      .openapi({ description: 'HELDOUT_PROJECT_QUOTA_BYTES; null when there is no quota' }),
+  })
+  .openapi('ProjectDetail');
+
 export const role = z.enum(['read', 'write', 'admin']);
 
 export const createTokenBody = z

@@ -1,4 +1,3 @@
-import path from 'node:path';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { closeUnreadBody } from '../http/anonymous-bodies.ts';
@@ -6,6 +5,7 @@ import { authenticate } from '../http/auth.ts';
 import type { AppDeps, AppEnv } from '../http/env.ts';
 import { requirePrincipal } from '../services/principal.ts';
 import { blobStoreFor } from '../storage/fs-blob-store.ts';
+import { checkpointCacheDir } from './checkpoint-files.ts';
 import { runCompletion, type ServeDeps } from './completions.ts';
 import { OpenAiError, toOpenAiErrorResponse } from './errors.ts';
 import { ServeLimiter } from './limiter.ts';
@@ -55,7 +55,7 @@ export function mountOpenAi(app: Hono<AppEnv>, deps: AppDeps) {
         store: blobStoreFor(deps.config.dataDir),
         logger: deps.logger,
         max: deps.config.HELDOUT_SERVE_MAX_MODELS,
-        cacheDir: path.join(deps.config.dataDir, 'cache', 'checkpoints'),
+        cacheDir: checkpointCacheDir(deps.config.dataDir),
         failedLoadTtlMs: deps.config.HELDOUT_SERVE_LOAD_RETRY_SECONDS * 1000,
       });
       return { models, generateText };

@@ -1,9 +1,10 @@
 import { and, asc, eq, getTableColumns, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
-import { artifacts, checkpoints } from '../db/schema/index.ts';
+import { artifacts, checkpoints, runs } from '../db/schema/index.ts';
 import { AppError, notFound } from '../http/errors.ts';
 import type { Artifact, ArtifactList } from '../schemas/artifacts.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
+import { checkQuotaAtCommit, guardUpload, type StorageLimits } from './storage-quota.ts';
 
 type ArtifactRow = typeof artifacts.$inferSelect;
 type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
@@ -68,17 +69,34 @@ const immutable = (holder: Holder, what: (checkpoint: string) => string) =>
  * a file beside them, is a 409 naming the checkpoint. Sending a file's own bytes again is
  * accepted and changes nothing (200), so a worker that retries an upload whose answer it lost,
  * or a resumed run that writes the same step again, is not failed. The bytes reach the store
- * before the row changes, so a failed or refused upload leaves the old artifact.
+ * before the row changes, so a failed or refused upload leaves the old artifact. The project's
+ * storage quota and the disk's floor are kept while the body streams (413, 503; see
+ * storage-quota.ts), counting the file it replaces as freed.
  *
  * @example
- * const { artifact, created } = await putArtifact(db, store, { runId, path: 'a.txt', body });
+ * const { artifact, created } = await putArtifact(db, store, { runId, path: 'a.txt', body, limits });
  */
 export async function putArtifact(
   db: Db,
   store: BlobStore,
-  input: { runId: string; path: string; body: AsyncIterable<Uint8Array>; contentType?: string },
+  input: {
+    runId: string;
+    path: string;
+    body: AsyncIterable<Uint8Array>;
+    contentType?: string;
+    limits: StorageLimits;
+  },
 ): Promise<{ artifact: ArtifactRow; created: boolean }> {
-  const blob = await store.put(input.body);
+  const [target] = await db
+    .select({ projectId: runs.projectId, replacesBytes: artifacts.sizeBytes })
+    .from(runs)
+    .leftJoin(artifacts, and(eq(artifacts.runId, runs.id), eq(artifacts.path, input.path)))
+    .where(eq(runs.id, input.runId));
+  if (!target) throw notFound(`run ${input.runId}`);
+  const { projectId } = target;
+  const replacesBytes = target.replacesBytes ?? 0;
+  const body = await guardUpload(db, store, input.limits, { projectId, replacesBytes }, input.body);
+  const blob = await store.put(body);
   const values = {
     runId: input.runId,
     path: input.path,
@@ -102,6 +120,16 @@ export async function putArtifact(
           : `cannot add "${input.path}" to ${c}`,
       );
     }
+    const [replaced] = await tx
+      .select({ sizeBytes: artifacts.sizeBytes })
+      .from(artifacts)
+      .where(and(eq(artifacts.runId, input.runId), eq(artifacts.path, input.path)));
+    await checkQuotaAtCommit(
+      tx,
+      input.limits,
+      { projectId, replacesBytes: replaced?.sizeBytes },
+      blob.sizeBytes,
+    );
     const [row] = await tx
       .insert(artifacts)
       .values(values)
@@ -216,8 +244,8 @@ export async function listArtifactDirectory(
  * Deletes the artifact at `path`, or every artifact under it when it names a directory, and says
  * how many went; 404 when nothing did, 409 when a registered checkpoint's files would go (they are
  * immutable). Only the rows go: blobs are content-addressed and may be shared by other artifacts
- * (of any run), so their bytes stay on disk until a collector that counts references removes them
- * (none exists yet).
+ * (of any run), so their bytes stay on disk until the blob collector (storage-gc.ts) finds no row
+ * referencing them.
  *
  * @example
  * await deleteArtifacts(db, runId, 'eval'); // removes eval/a.jsonl, eval/b/c.txt, ...

@@ -13,6 +13,7 @@ import type { BlobStore } from '../storage/blob-store.ts';
 import { LineSplitter } from '../storage/lines.ts';
 import { CleaningReporter } from './dataset-cleaning.ts';
 import { RowValidator, type DatasetKind } from './datasets-rows.ts';
+import { checkQuotaAtCommit, guardUpload, type StorageLimits } from './storage-quota.ts';
 
 // One row is held in memory while it is validated, so a file without newlines must not become
 // one row the size of the upload; no real training example comes near this.
@@ -65,11 +66,12 @@ async function findDatasetOrNull(db: Db, projectId: number, name: string) {
 /**
  * Reads a JSONL upload once, as it streams: validates every row, builds the cleaning report, and
  * stores the bytes. Identical bytes return the version that already holds them (`created` false);
- * new bytes become the next version. Nothing is stored when a row is invalid or a cap is hit.
+ * new bytes become the next version. Nothing is stored when a row is invalid or a cap is hit,
+ * the project's storage quota would be passed (413) or the disk is below its floor (503).
  *
  * @example
  * const { version, created } = await uploadDatasetVersion(db, store, {
- *   project, name: 'support-sft', kind: 'sft', body, maxRows: 1_000_000, tokenId: 1,
+ *   project, name: 'support-sft', kind: 'sft', body, maxRows: 1_000_000, tokenId: 1, limits,
  * });
  */
 export async function uploadDatasetVersion(
@@ -82,6 +84,7 @@ export async function uploadDatasetVersion(
     body: AsyncIterable<Uint8Array>;
     maxRows: number;
     tokenId: number | null;
+    limits: StorageLimits;
   },
 ): Promise<{ dataset: DatasetRow; version: VersionRow; created: boolean }> {
   // Checked before reading the body, so a wrong kind costs nothing; checked again below for races.
@@ -115,7 +118,9 @@ export async function uploadDatasetVersion(
     lines.end();
     rows.end(); // throwing here still discards the stored bytes: the store has not committed
   }
-  const blob = await store.put(validated(input.body));
+  const target = { projectId: input.project.id };
+  const body = await guardUpload(db, store, input.limits, target, input.body);
+  const blob = await store.put(validated(body));
   const report = cleaning.report();
 
   return db.transaction(async (tx) => {
@@ -137,6 +142,7 @@ export async function uploadDatasetVersion(
         and(eq(datasetVersions.datasetId, dataset!.id), eq(datasetVersions.sha256, blob.sha256)),
       );
     if (same) return { dataset: dataset!, version: same, created: false };
+    await checkQuotaAtCommit(tx, input.limits, target, blob.sizeBytes);
     const [counter] = await tx
       .select({ next: sql<number>`coalesce(max(${datasetVersions.version}), 0)::int + 1` })
       .from(datasetVersions)

@@ -4,6 +4,7 @@ import { preferences } from '../db/schema/index.ts';
 import type { Preference } from '../schemas/preferences.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import { uploadDatasetVersion } from './datasets.ts';
+import type { StorageLimits } from './storage-quota.ts';
 
 type PreferenceRow = typeof preferences.$inferSelect;
 type ProjectRow = Parameters<typeof uploadDatasetVersion>[2]['project'];
@@ -70,7 +71,13 @@ export async function listPreferences(
 export async function cutPreferenceDataset(
   db: Db,
   store: BlobStore,
-  input: { project: ProjectRow; name: string; maxRows: number; tokenId: number | null },
+  input: {
+    project: ProjectRow;
+    name: string;
+    maxRows: number;
+    tokenId: number | null;
+    limits: StorageLimits;
+  },
 ) {
   async function* jsonl(): AsyncIterable<Uint8Array> {
     const encoder = new TextEncoder();
@@ -99,5 +106,6 @@ export async function cutPreferenceDataset(
     body: jsonl(),
     maxRows: input.maxRows,
     tokenId: input.tokenId,
+    limits: input.limits,
   });
 }

@@ -23,6 +23,8 @@ export interface BlobStore {
    * store on the local filesystem has one. Never written to: the bytes are the blob's.
    */
   localFile?(key: string): Promise<string>;
+  /** Bytes still free where new blobs are written (a local filesystem's `statfs`). */
+  freeBytes?(): Promise<number>;
 }
 
 export class BlobNotFoundError extends Error {

@@ -87,6 +87,20 @@ export function createFsBlobStore(root: string): BlobStore {
       await contained(file).catch(missing(key));
       return file;
     },
+
+    async freeBytes() {
+      // Before the first upload the store's directory may not exist: its nearest parent's
+      // filesystem is where it will be made.
+      for (let dir = root; ; dir = path.dirname(dir)) {
+        try {
+          const { bavail, bsize } = await fs.statfs(dir);
+          return bavail * bsize;
+        } catch (err) {
+          const gone = (err as NodeJS.ErrnoException).code === 'ENOENT';
+          if (!gone || dir === path.dirname(dir)) throw err;
+        }
+      }
+    },
   };
 }
 
