@@ -13,6 +13,7 @@ import { serverTimeouts } from './http/server-timeouts.ts';
 import { removeStaleUploads } from './storage/fs-blob-store.ts';
 import { createJobQueue } from './jobs/queue.ts';
 import { enqueueWaiting, reapStaleJobs } from './services/jobs.ts';
+import { startStorageGc } from './services/storage-gc.ts';
 import { startWorker } from './worker/worker.ts';
 import { version } from './version.ts';
 
@@ -108,6 +109,13 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     const db = database.db;
     const sent = await enqueueWaiting(db, queue);
     if (sent) logger.info({ jobs: sent }, 're-sent waiting jobs to the queue');
+    // Blobs no row references and idle serving-cache entries, at start and then periodically.
+    const storageGc = startStorageGc({
+      database,
+      dataDir: config.dataDir,
+      logger,
+      intervalSeconds: config.HELDOUT_BLOB_GC_INTERVAL_SECONDS,
+    });
     const staleSeconds = config.HELDOUT_JOB_STALE_SECONDS;
     const reaper = setInterval(
       () => {
@@ -145,6 +153,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         await worker?.stop();
         await workerToken?.stop().catch(() => {});
         clearInterval(reaper);
+        await storageGc.stop();
         await queue.stop();
         await new Promise<void>((resolve) => {
           if (!server) return resolve();
