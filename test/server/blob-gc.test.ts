@@ -1,16 +1,21 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUILTIN_MODELS } from '../../plugins/model/base/builtin.ts';
+import { loadConfig } from '../../server/config.ts';
 import { checkpoints } from '../../server/db/schema/index.ts';
+import { startServer } from '../../server/serve.ts';
 import { checkpointCacheDir, checkpointDir } from '../../server/serve/checkpoint-files.ts';
 import { collectStorageGarbage } from '../../server/services/storage-gc.ts';
 import { listBlobs, removeBlob } from '../../server/storage/fs-blob-gc.ts';
 import { blobStoreFor } from '../../server/storage/fs-blob-store.ts';
 import { testApp } from '../helpers/app.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { waitFor } from '../helpers/live-server.ts';
+import { memoryLogger } from '../helpers/logger.ts';
 
 /**
  * Issue 21, "blobs whose rows are gone stay on disk forever" and "the serving cache is never
@@ -209,6 +214,54 @@ describe('blob garbage collection', () => {
     await collectStorageGarbage(database, dataDir);
     expect(fs.existsSync(aside)).toBe(false);
     expect(await download(run, 'again.txt')).toBe(bytes);
+  });
+});
+
+describe('the server', () => {
+  /** A data directory holding one blob no row names, written two hours ago. */
+  function orphanedStore() {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'heldout-gc-'));
+    const sha = sha256('orphan');
+    const file = path.join(dir, 'store', 'blobs', 'sha256', sha.slice(0, 2), sha.slice(2));
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, 'orphan');
+    age(file);
+    return { dir, file };
+  }
+  const start = (dir: string, env: Record<string, string> = {}) => {
+    const { logger, lines } = memoryLogger();
+    const config = loadConfig({
+      DATABASE_URL: database.url,
+      PORT: '0',
+      HELDOUT_DATA_DIR: dir,
+      HELDOUT_WORKER: '0',
+      HELDOUT_ADMIN_TOKEN: 'hld_blob-gc-admin-token-0123',
+      ...env,
+    });
+    return { lines, server: startServer(config, logger) };
+  };
+
+  it('collects at start and logs what it freed; HELDOUT_BLOB_GC_INTERVAL_SECONDS=0 turns it off', async () => {
+    const off = orphanedStore();
+    const quiet = start(off.dir, { HELDOUT_BLOB_GC_INTERVAL_SECONDS: '0' });
+    await (await quiet.server).close();
+    expect(fs.existsSync(off.file)).toBe(true);
+
+    const on = orphanedStore();
+    const running = start(on.dir);
+    const server = await running.server;
+    try {
+      const line = await waitFor(
+        'the storage gc log line',
+        async () => running.lines.find((l) => String(l.msg).startsWith('storage gc:')),
+        10_000,
+      );
+      expect(line).toMatchObject({ ran: true, removed: 1, bytesFreed: 'orphan'.length });
+      expect(fs.existsSync(on.file)).toBe(false);
+    } finally {
+      await server.close();
+      for (const dir of [off.dir, on.dir]) fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
