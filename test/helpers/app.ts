@@ -45,14 +45,62 @@ export async function testApp(database: TestDatabase, env: Record<string, string
       headers,
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
-    const text = await res.text();
-    let json: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- tests read what came back
-    try {
-      json = text ? JSON.parse(text) : undefined;
-    } catch {
-      json = undefined;
-    }
-    return { status: res.status, headers: res.headers, json, text };
+    return readReply(res);
   }
   return { app, config, queue, adminToken, call, logLines: lines };
+}
+
+/** What `testApp` gives a test. */
+export type TestApp = Awaited<ReturnType<typeof testApp>>;
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON the server sent back
+export type Json = any;
+
+/** Reads a response once: its status, headers, text, and that text parsed when it is JSON. */
+export async function readReply(res: Response) {
+  const text = await res.text();
+  let json: Json;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, json, text };
+}
+
+/**
+ * Sends `body` to the app with `token`, unlike `call` as it is: bytes, strings and streams go raw
+ * (streams with no Content-Length), labelled `rawType` when given; anything else goes as JSON,
+ * labelled so. `headers` come last and win.
+ *
+ * @example
+ * await sendAs(t, writer, 'PUT', `/api/v1/runs/${id}/artifacts?path=w.bin`, bytes, {
+ *   rawType: 'application/octet-stream',
+ * });
+ */
+export async function sendAs(
+  app: TestApp,
+  token: string,
+  method: string,
+  url: string,
+  body?: RequestInit['body'] | object,
+  opts: { rawType?: string; headers?: Record<string, string> } = {},
+) {
+  const raw =
+    body === undefined ||
+    typeof body === 'string' ||
+    body instanceof Uint8Array ||
+    body instanceof ReadableStream;
+  const type = raw ? opts.rawType : 'application/json';
+  const res = await app.app.request(url, {
+    method,
+    body: raw ? body : JSON.stringify(body),
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(type ? { 'content-type': type } : {}),
+      ...opts.headers,
+    },
+    ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
+  } as RequestInit);
+  return readReply(res);
 }

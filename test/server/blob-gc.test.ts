@@ -12,7 +12,7 @@ import { checkpointCacheDir, checkpointDir } from '../../server/serve/checkpoint
 import { collectStorageGarbage } from '../../server/services/storage-gc.ts';
 import { listBlobs, removeBlob } from '../../server/storage/fs-blob-gc.ts';
 import { blobStoreFor } from '../../server/storage/fs-blob-store.ts';
-import { testApp } from '../helpers/app.ts';
+import { sendAs, testApp, type TestApp } from '../helpers/app.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { waitFor } from '../helpers/live-server.ts';
 import { memoryLogger } from '../helpers/logger.ts';
@@ -24,12 +24,9 @@ import { memoryLogger } from '../helpers/logger.ts';
  * cache keeps only what was used within a day.
  */
 
-type App = Awaited<ReturnType<typeof testApp>>;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON the server sent back
-type Json = any;
 const HOUR = 3600_000;
 let database: TestDatabase;
-let t: App;
+let t: TestApp;
 let dataDir: string;
 let projectId: number;
 let writer: string;
@@ -54,25 +51,9 @@ const ageAllBlobs = () => {
     for (const f of fs.readdirSync(path.join(base, shard))) age(path.join(base, shard, f));
 };
 
-async function send(method: string, url: string, body?: Uint8Array | string | object) {
-  const raw = body === undefined || typeof body === 'string' || body instanceof Uint8Array;
-  const res = await t.app.request(url, {
-    method,
-    body: raw ? (body as RequestInit['body']) : JSON.stringify(body),
-    headers: {
-      authorization: `Bearer ${writer}`,
-      'content-type': raw ? 'application/octet-stream' : 'application/json',
-    },
-  });
-  const text = await res.text();
-  let json: Json;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, json, text };
-}
+/** Sends as the project's writer: bytes and strings as octet-stream, anything else as JSON. */
+const send = (method: string, url: string, body?: Uint8Array | string | object) =>
+  sendAs(t, writer, method, url, body, { rawType: 'application/octet-stream' });
 
 const newRun = async () =>
   (await send('POST', '/api/v1/projects/gc/runs', { name: `r${runs++}` })).json.id as string;

@@ -9,7 +9,7 @@ import { HeldoutClient } from '../../server/client/index.ts';
 import { artifacts } from '../../server/db/schema/index.ts';
 import { CheckpointCorruptError } from '../../server/services/checkpoint-integrity.ts';
 import { modelDir } from '../../server/worker/context.ts';
-import { testApp } from '../helpers/app.ts';
+import { sendAs, testApp, type TestApp } from '../helpers/app.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 
 /**
@@ -18,11 +18,8 @@ import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
  * that names the rule, then shows the honest request still works.
  */
 
-type App = Awaited<ReturnType<typeof testApp>>;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON the server sent back
-type Json = any;
 let database: TestDatabase;
-let t: App;
+let t: TestApp;
 let dataDir: string;
 let projectId: number;
 let writer: string;
@@ -42,25 +39,9 @@ const weightsNamed = (variant: string) =>
     variant,
   });
 
-async function send(method: string, url: string, body?: Uint8Array | string | object) {
-  const raw = body === undefined || typeof body === 'string' || body instanceof Uint8Array;
-  const res = await t.app.request(url, {
-    method,
-    body: raw ? (body as RequestInit['body']) : JSON.stringify(body),
-    headers: {
-      authorization: `Bearer ${writer}`,
-      'content-type': raw ? 'application/octet-stream' : 'application/json',
-    },
-  });
-  const text = await res.text();
-  let json: Json;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, json, text };
-}
+/** Sends as the project's writer: bytes and strings as octet-stream, anything else as JSON. */
+const send = (method: string, url: string, body?: Uint8Array | string | object) =>
+  sendAs(t, writer, method, url, body, { rawType: 'application/octet-stream' });
 
 const put = (runId: string, rel: string, body: Uint8Array | string) =>
   send('PUT', `/api/v1/runs/${runId}/artifacts?path=${encodeURIComponent(rel)}`, body);

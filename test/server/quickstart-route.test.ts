@@ -11,6 +11,17 @@ beforeAll(async () => {
 });
 afterAll(() => database.drop());
 
+/** The quickstart's state once it has failed, polled for up to 20 s. */
+const quickstartFailure = () =>
+  waitFor(
+    'the quickstart to fail',
+    async () => {
+      const s = (await t.call('GET', '/api/v1/quickstart')).json;
+      return s.status === 'failed' ? s : undefined;
+    },
+    20_000,
+  );
+
 // The flow itself (four fine-tunes, gates, promotion) runs in test/worker/quickstart.test.ts.
 describe('/api/v1/quickstart', () => {
   it('is idle until started, and needs a token to watch', async () => {
@@ -43,14 +54,7 @@ describe('/api/v1/quickstart', () => {
       'running',
       'qs',
     ]);
-    const failed = await waitFor(
-      'the quickstart to fail',
-      async () => {
-        const s = (await t.call('GET', '/api/v1/quickstart')).json;
-        return s.status === 'failed' ? s : undefined;
-      },
-      20_000,
-    );
+    const failed = await quickstartFailure();
     expect(failed.error).toBeTruthy();
     expect(failed.events[0]).toMatchObject({
       kind: 'step',
@@ -70,14 +74,7 @@ describe('/api/v1/quickstart', () => {
     expect(
       (await t.call('POST', '/api/v1/quickstart', { scale: 'short', project: 'qs-own' })).status,
     ).toBe(202);
-    const failed = await waitFor(
-      'the quickstart to fail',
-      async () => {
-        const s = (await t.call('GET', '/api/v1/quickstart')).json;
-        return s.status === 'failed' ? s : undefined;
-      },
-      20_000,
-    );
+    const failed = await quickstartFailure();
     expect(failed.project).toBe('qs-own');
     const seen = await t.call('GET', '/api/v1/quickstart', undefined, outsider);
     expect([seen.status, seen.json]).toEqual([200, idle]);

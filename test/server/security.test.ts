@@ -9,7 +9,7 @@ import {
   writeSafetensors,
 } from '../../plugins/model/safetensors.ts';
 import { MAX_ROW_BYTES } from '../../server/services/datasets.ts';
-import { testApp } from '../helpers/app.ts';
+import { sendAs, testApp, type Json, type TestApp } from '../helpers/app.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { waitFor } from '../helpers/live-server.ts';
 
@@ -20,11 +20,8 @@ import { waitFor } from '../helpers/live-server.ts';
  * are the attacker's view.
  */
 
-type App = Awaited<ReturnType<typeof testApp>>;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON the server sent back
-type Json = any;
 let database: TestDatabase;
-let t: App;
+let t: TestApp;
 let dataDir: string;
 let projectId: number;
 let runId: string;
@@ -34,37 +31,17 @@ const ZERO = '00000000-0000-4000-8000-000000000000';
 const A = '/api/2.0/mlflow-artifacts/artifacts';
 const M = '/api/2.0/mlflow';
 
-async function send(
-  app: App,
+/**
+ * Sends as the global admin; an object goes as JSON, labelled so as MLflow clients do (MLflow
+ * refuses other types).
+ */
+const send = (
+  app: TestApp,
   method: string,
   url: string,
   body?: RequestInit['body'] | object,
   headers: Record<string, string> = {},
-) {
-  const raw =
-    body === undefined ||
-    typeof body === 'string' ||
-    body instanceof Uint8Array ||
-    body instanceof ReadableStream
-      ? body
-      : JSON.stringify(body);
-  // An object goes as JSON, labelled so as MLflow clients do (MLflow refuses other types).
-  const typed = raw !== body ? { 'content-type': 'application/json' } : {};
-  const res = await app.app.request(url, {
-    method,
-    body: raw,
-    headers: { authorization: `Bearer ${app.adminToken}`, ...typed, ...headers },
-    ...(raw instanceof ReadableStream ? { duplex: 'half' } : {}),
-  } as RequestInit);
-  const text = await res.text();
-  let json: Json;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, json, text };
-}
+) => sendAs(app, app.adminToken, method, url, body, { headers });
 
 /**
  * A body of `total` bytes made only as the server reads it, in `chunk`-byte pieces with no
@@ -92,7 +69,12 @@ function filesUnder(dir: string): string[] {
     .sort();
 }
 
-const put = (app: App, rel: string, body: RequestInit['body'], type = 'application/octet-stream') =>
+const put = (
+  app: TestApp,
+  rel: string,
+  body: RequestInit['body'],
+  type = 'application/octet-stream',
+) =>
   send(app, 'PUT', `/api/v1/runs/${runId}/artifacts?path=${encodeURIComponent(rel)}`, body, {
     'content-type': type,
   });

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../server/config.ts';
 import { collectStorageGarbage } from '../../server/services/storage-gc.ts';
-import { testApp } from '../helpers/app.ts';
+import { sendAs, testApp, type TestApp } from '../helpers/app.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 
 /**
@@ -13,12 +13,9 @@ import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
  * uploads under the quota still work.
  */
 
-type App = Awaited<ReturnType<typeof testApp>>;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON the server sent back
-type Json = any;
 const QUOTA = 1000;
 let database: TestDatabase;
-let t: App;
+let t: TestApp;
 let dataDir: string;
 let writer: string;
 let runId: string;
@@ -43,28 +40,14 @@ function chunked(chunks: number, size: number, fill = 97): ReadableStream<Uint8A
   });
 }
 
-async function send(
-  app: App,
+/** Sends `body` as it is, labelled `type`, as the project's writer. */
+const send = (
+  app: TestApp,
   method: string,
   url: string,
   body: RequestInit['body'],
   type = 'application/octet-stream',
-) {
-  const res = await app.app.request(url, {
-    method,
-    body,
-    headers: { authorization: `Bearer ${writer}`, 'content-type': type },
-    ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
-  } as RequestInit);
-  const text = await res.text();
-  let json: Json;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, json, text };
-}
+) => sendAs(app, writer, method, url, body, { headers: { 'content-type': type } });
 
 const putArtifact = (rel: string, body: RequestInit['body'], app = t, run = runId) =>
   send(app, 'PUT', `/api/v1/runs/${run}/artifacts?path=${encodeURIComponent(rel)}`, body);
