@@ -21,6 +21,8 @@ export interface RunningServer {
   url: string;
   /** Set only on the start that created the first admin token (it is shown once). */
   adminToken?: string;
+  /** The embedded PostgreSQL, when DATABASE_URL is unset. */
+  postgres?: EmbeddedPostgres;
   /** Stops taking requests, drains the open ones, then closes the database and embedded Postgres. */
   close(): Promise<void>;
 }
@@ -36,6 +38,16 @@ async function embeddedDatabaseUrl(
     onLog: config.HELDOUT_PG_LOG
       ? (line) => logger.debug({ postgres: line }, 'postgres')
       : undefined,
+    // Killed or crashed, it is started again: the pool reconnects and health says meanwhile.
+    supervise: (event) => {
+      const message = {
+        exited: 'embedded PostgreSQL died; restarting it',
+        restarted: 'embedded PostgreSQL restarted',
+        restart_failed: 'restarting embedded PostgreSQL failed; trying again',
+      }[event.event];
+      if (event.event === 'restarted') logger.info(event, message);
+      else logger.error(event, message);
+    },
   });
   try {
     const admin = openDatabase(pg.url(), { max: 1 });
@@ -92,7 +104,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     });
     const plugins = createPluginHost(config.HELDOUT_PLUGINS);
     const queue = createJobQueue(database.sql, { supervise: true });
-    const app = createApp({ database, logger, version, config, plugins, queue });
+    const app = createApp({ database, logger, version, config, plugins, queue, postgres: pg });
     const port = await new Promise<number>((resolve, reject) => {
       const options = { fetch: app.fetch, port: config.PORT, hostname: config.HOST };
       server = serve({ ...options, serverOptions: serverTimeouts(config) }, (info) =>
@@ -164,7 +176,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         await database?.close();
         await pg?.stop();
       })());
-    return { url, adminToken, close };
+    return { url, adminToken, postgres: pg, close };
   } catch (err) {
     server?.close();
     await database?.close();

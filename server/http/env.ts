@@ -2,6 +2,7 @@ import type { RequestIdVariables } from 'hono/request-id';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/client.ts';
+import type { EmbeddedPostgres } from '../db/embedded-postgres.ts';
 import type { JobQueue } from '../jobs/queue.ts';
 import type { PluginHost } from '../plugins/host.ts';
 import type { Principal } from '../services/principal.ts';
@@ -14,6 +15,8 @@ export interface AppDeps {
   config: Config;
   plugins: PluginHost;
   queue: JobQueue;
+  /** The embedded PostgreSQL when the server runs one, so health can say it is restarting. */
+  postgres?: Pick<EmbeddedPostgres, 'status'>;
 }
 
 export interface AppEnv {
