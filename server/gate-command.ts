@@ -162,6 +162,24 @@ async function writeReports(o: Options, v: VerdictBody, verdict: Verdict) {
   }
 }
 
+/**
+ * The version of `--gate` that `--promote`'s alias is pinned to, so the verdict is the one the
+ * promotion will accept; a protected alias bound to another gate is a usage error, found before
+ * any waiting.
+ */
+async function boundVersion(client: HeldoutClient, o: Options): Promise<number | undefined> {
+  const rule = (await client.promotions.protectedAliases(o.project)).find(
+    (r) => r.alias === o.promote,
+  );
+  if (!rule?.protected || !rule.gate) return undefined;
+  if (rule.gate.name !== o.gate)
+    throw new GateExit(
+      GATE_EXIT.usage,
+      `"${o.promote}" is protected by gate "${rule.gate.name}" v${rule.gate.version}; run --gate ${rule.gate.name} to promote to it`,
+    );
+  return rule.gate.version;
+}
+
 async function run(o: Options, io: GateIo): Promise<ExitCode> {
   const client = new HeldoutClient({
     baseUrl: o.server,
@@ -175,12 +193,14 @@ async function run(o: Options, io: GateIo): Promise<ExitCode> {
   if (!candidate)
     throw new GateExit(GATE_EXIT.usage, `model "${o.model}" has no version ${o.version}`);
   await client.gates.get(o.project, o.gate);
+  const gateVersion = o.promote ? await boundVersion(client, o) : undefined;
   const evaluations = await evaluationsOf(client, candidate.checkpointId, o, io);
 
   const v = await client.gates.verdict(o.project, o.gate, {
     model: o.model,
     version: o.version,
     alias: o.promote,
+    gateVersion,
   });
   const checks = v.checks as unknown as CheckResult[];
   // The reports read the leaves only; the tree is not part of a stored verdict.

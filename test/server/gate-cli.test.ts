@@ -151,6 +151,21 @@ describe('heldout gate', () => {
     const unknownGate = await gate(['--model', 'bot', '--candidate', '1', '--gate', 'nope']);
     expect(unknownGate.code).toBe(2);
     expect((await gate(args(1).concat('--wait', 'soon'))).code).toBe(2);
+    // production is bound to release: another gate cannot promote to it, and says so up front.
+    const other = await gate([
+      '--model',
+      'bot',
+      '--candidate',
+      '1',
+      '--gate',
+      'clean',
+      '--promote',
+      'production',
+    ]);
+    expect([other.code, other.stderr]).toEqual([
+      2,
+      'heldout: "production" is protected by gate "release" v1; run --gate release to promote to it\n',
+    ]);
   });
 
   it('exits 3 when the server cannot be reached', async () => {
