@@ -26,7 +26,6 @@ import { requirePrincipal, roleAtLeast } from '../services/principal.ts';
 const tags = ['jobs'];
 const ok = z.object({ ok: z.literal(true) });
 
-/** Workers train any project's runs, so they need a token that covers every project. */
 /** Worker calls need a token that covers every project: a worker runs any project's jobs. */
 export function authorizeWorker(c: Context<AppEnv>) {
   const principal = c.get('principal');
