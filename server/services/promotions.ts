@@ -133,7 +133,7 @@ async function checkProtected(
       'conflict',
       rule.gate
         ? `alias: "${alias}" is protected by gate "${rule.gate.name}" v${rule.gate.version}: moving it to version ${to} needs that gate's passing verdict (give gate "${rule.gate.name}" or leave gate out)`
-        : `alias: "${alias}" is protected and no gate is bound to it yet: promote with gate (the first passing promotion binds that gate) or ask an admin to bind one (PUT /api/v1/projects/{project}/protected-aliases/${alias})`,
+        : `alias: "${alias}" is protected and no gate is bound to it yet: promote with a gate an admin saved (the first passing promotion binds it) or ask an admin to bind one (PUT /api/v1/projects/{project}/protected-aliases/${alias})`,
       { verdict: null },
     );
   if (!rule.gate && input.principal.role !== 'admin' && !(await savedByAdmin(tx, judged.gateId)))
