@@ -181,12 +181,16 @@ export async function promote(
   const to = await named('version', findVersion(db, model, input.version));
   const tokenId = input.principal.tokenId;
   const rule = await protectionOf(db, input.projectId, input.alias);
-  if (input.protected !== undefined && input.protected !== rule.protected)
-    requireAdmin(
-      input.principal,
-      'protected',
-      `${input.protected ? 'protects' : 'unprotects'} an alias`,
-    );
+  // Checked now, before judging anything, and again under the lock.
+  const mayChange = (current: AliasProtection) => {
+    if (input.protected !== undefined && input.protected !== current.protected)
+      requireAdmin(
+        input.principal,
+        'protected',
+        `${input.protected ? 'protects' : 'unprotects'} an alias`,
+      );
+  };
+  mayChange(rule);
   const judged = await verdictFor(db, { ...input, model, version: to, rule, tokenId });
   const [weights] = await db
     .select({ sha256: checkpoints.sha256 })
@@ -197,6 +201,7 @@ export async function promote(
     await lockAlias(tx, model.id, input.alias);
     // Read again under the lock: an admin may have bound or re-pinned the gate meanwhile.
     const now = await protectionOf(tx, input.projectId, input.alias);
+    mayChange(now);
     const willProtect = input.protected ?? now.protected;
     if (now.protected || willProtect)
       await checkProtected(tx, now, judged, {
