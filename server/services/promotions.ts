@@ -241,8 +241,9 @@ export async function promote(
 }
 
 /**
- * An admin's rule for one alias name: protect it (binding a gate version, the latest unless one
- * is named) or unprotect it. Everyone else gets a 403 naming the rule.
+ * An admin's rule for one alias name: protect it (binding a gate version: the one named, else the
+ * latest, which an admin must have saved) or unprotect it. Everyone else gets a 403 naming the
+ * rule.
  *
  * @example
  * await configureProtection(db, project.id, 'production', { protected: true, gate: 'release' },
@@ -263,6 +264,13 @@ export async function configureProtection(
           input.gateVersion === undefined ? 'gate' : 'gateVersion',
           findGate(db, projectId, input.gate, input.gateVersion),
         );
+  // "The latest" must not quietly be a version a write token saved after the admin last looked.
+  if (gate && input.gateVersion === undefined && !(await savedByAdmin(db, gate.id)))
+    throw new AppError(
+      409,
+      'conflict',
+      `gate: the latest version of gate "${gate.name}" (v${gate.version}) was not saved by an admin; read it, then name it with gateVersion to bind it anyway, or save the policy you mean as an admin`,
+    );
   await db.transaction(async (tx) => {
     const now = await protectionOf(tx, projectId, alias);
     await setProtection(tx, {

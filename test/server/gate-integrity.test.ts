@@ -317,4 +317,29 @@ describe('the first promotion to an unbound protected alias', () => {
       version: 1,
     });
   });
+
+  it('makes an admin binding "the latest" version name it when a write token saved that version', async () => {
+    const fresh = '/api/v1/projects/fresh';
+    const token = (await t.call('POST', `${fresh}/tokens`, { name: 'ci', role: 'write' })).json
+      .token as string;
+    const saved = await t.call(
+      'POST',
+      `${fresh}/gates`,
+      { name: 'release', policy: { kind: 'no_blocking_findings' } },
+      token,
+    );
+    expect(saved.status).toBe(201);
+    const latest = await t.call('PUT', `${fresh}/protected-aliases/production`, {
+      gate: 'release',
+    });
+    expect([latest.status, latest.json.error.message]).toEqual([
+      409,
+      'gate: the latest version of gate "release" (v1) was not saved by an admin; read it, then name it with gateVersion to bind it anyway, or save the policy you mean as an admin',
+    ]);
+    const named = await t.call('PUT', `${fresh}/protected-aliases/production`, {
+      gate: 'release',
+      gateVersion: 1,
+    });
+    expect(named.json).toMatchObject({ protected: true, gate: { name: 'release', version: 1 } });
+  });
 });
