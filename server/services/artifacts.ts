@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { and, asc, eq, getTableColumns, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { artifacts, checkpoints, runs } from '../db/schema/index.ts';
@@ -7,7 +8,7 @@ import type { BlobStore } from '../storage/blob-store.ts';
 import { checkQuotaAtCommit, guardUpload, type StorageLimits } from './storage-quota.ts';
 
 type ArtifactRow = typeof artifacts.$inferSelect;
-type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+type Tx = Parameters<Parameters<Db['transaction']>[0]>[0] | Db;
 
 export const presentArtifact = (a: ArtifactRow): Artifact => ({
   runId: a.runId,
@@ -93,6 +94,10 @@ export async function putArtifact(
     .leftJoin(artifacts, and(eq(artifacts.runId, runs.id), eq(artifacts.path, input.path)))
     .where(eq(runs.id, input.runId));
   if (!target) throw notFound(`run ${input.runId}`);
+  // Decided before any byte is stored: a refused write must leave no blob behind, or repeating it
+  // would fill the disk with files that no quota counts.
+  const holder = await checkpointAt(db, input.runId, input.path);
+  if (holder) return unchangedCheckpointFile(db, holder, input);
   const { projectId } = target;
   const replacesBytes = target.replacesBytes ?? 0;
   const body = await guardUpload(db, store, input.limits, { projectId, replacesBytes }, input.body);
@@ -107,23 +112,14 @@ export async function putArtifact(
   };
   return db.transaction(async (tx) => {
     await lockRunFiles(tx, input.runId);
-    const holder = await checkpointAt(tx, input.runId, input.path);
-    if (holder) {
-      const [existing] = await tx
-        .select()
-        .from(artifacts)
-        .where(and(eq(artifacts.runId, input.runId), eq(artifacts.path, input.path)));
+    // Again under the lock: the checkpoint may have been registered while the body streamed.
+    const registered = await checkpointAt(tx, input.runId, input.path);
+    if (registered) {
+      const existing = await artifactAt(tx, input.runId, input.path);
       if (existing?.sha256 === blob.sha256) return { artifact: existing, created: false };
-      throw immutable(holder, (c) =>
-        existing
-          ? `cannot replace "${input.path}", a file of ${c}`
-          : `cannot add "${input.path}" to ${c}`,
-      );
+      throw refusedWrite(registered, input.path, existing);
     }
-    const [replaced] = await tx
-      .select({ sizeBytes: artifacts.sizeBytes })
-      .from(artifacts)
-      .where(and(eq(artifacts.runId, input.runId), eq(artifacts.path, input.path)));
+    const replaced = await artifactAt(tx, input.runId, input.path);
     await checkQuotaAtCommit(
       tx,
       input.limits,
@@ -142,6 +138,41 @@ export async function putArtifact(
     const { created, ...artifact } = row!;
     return { artifact, created };
   });
+}
+
+const artifactAt = async (tx: Tx, runId: string, path: string) =>
+  (
+    await tx
+      .select()
+      .from(artifacts)
+      .where(and(eq(artifacts.runId, runId), eq(artifacts.path, path)))
+  )[0];
+
+const refusedWrite = (holder: Holder, path: string, existing: ArtifactRow | undefined) =>
+  immutable(holder, (c) =>
+    existing ? `cannot replace "${path}", a file of ${c}` : `cannot add "${path}" to ${c}`,
+  );
+
+/**
+ * A write under a registered checkpoint: only a file's own bytes again (a retried upload) are
+ * accepted. The body is hashed without being stored, and read no further than the file's size.
+ */
+async function unchangedCheckpointFile(
+  db: Db,
+  holder: Holder,
+  input: { runId: string; path: string; body: AsyncIterable<Uint8Array> },
+): Promise<{ artifact: ArtifactRow; created: boolean }> {
+  const existing = await artifactAt(db, input.runId, input.path);
+  if (!existing) throw refusedWrite(holder, input.path, existing);
+  const hash = createHash('sha256');
+  let sizeBytes = 0;
+  for await (const chunk of input.body) {
+    sizeBytes += chunk.byteLength;
+    if (sizeBytes > existing.sizeBytes) throw refusedWrite(holder, input.path, existing);
+    hash.update(chunk);
+  }
+  if (hash.digest('hex') !== existing.sha256) throw refusedWrite(holder, input.path, existing);
+  return { artifact: existing, created: false };
 }
 
 /**

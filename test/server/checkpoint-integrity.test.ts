@@ -31,6 +31,11 @@ const tiny = (name: string) => new Uint8Array(fs.readFileSync(path.join(TINY, na
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 const blobFile = (sha: string) =>
   path.join(dataDir, 'store', 'blobs', 'sha256', sha.slice(0, 2), sha.slice(2));
+/** Every file in the blob store (blobs and uploads in flight). */
+const storedFiles = () =>
+  fs
+    .readdirSync(path.join(dataDir, 'store'), { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile()).length;
 
 /** The shipped weights under other bytes (their own blob), so one test's tampering stays its own. */
 const weightsNamed = (variant: string) =>
@@ -103,6 +108,7 @@ describe('registered checkpoints are immutable', () => {
       `checkpoint ${checkpoint.id} \\(step 1\\).*registered checkpoints are immutable`,
     );
     const junk = new Uint8Array(22).fill(7);
+    const filesBefore = storedFiles();
 
     const native = await put(runId, 'checkpoints/step-1/model.safetensors', junk);
     expect([native.status, native.json.error.code]).toEqual([409, 'conflict']);
@@ -131,6 +137,8 @@ describe('registered checkpoints are immutable', () => {
       expect(res.json.message).toMatch(/cannot delete/);
       expect(res.json.message).toMatch(rule);
     }
+    // Refused before anything is stored: repeating a refused upload cannot fill the disk.
+    expect(storedFiles()).toBe(filesBefore);
 
     // The same bytes again (a retried upload) change nothing and are not an error.
     const same = await put(runId, 'checkpoints/step-1/model.safetensors', weights);
