@@ -13,7 +13,7 @@ import { serverTimeouts } from './http/server-timeouts.ts';
 import { removeStaleUploads } from './storage/fs-blob-store.ts';
 import { createJobQueue } from './jobs/queue.ts';
 import { enqueueWaiting, reapStaleJobs } from './services/jobs.ts';
-import { startStorageGc } from './services/storage-gc.ts';
+import { BLOB_GC_GRACE_MS, startStorageGc } from './services/storage-gc.ts';
 import { startWorker } from './worker/worker.ts';
 import { version } from './version.ts';
 
@@ -70,10 +70,16 @@ async function embeddedDatabaseUrl(
   return { url: pg.url(EMBEDDED_DATABASE), pg };
 }
 
-/** Partial uploads of a server that was killed: nothing will ever finish or remove them. */
+/**
+ * Partial uploads of a server that was killed: nothing will ever finish or remove them. Several
+ * servers may share one data directory, so a file is only judged abandoned once it has not been
+ * written for the blob collector's grace before this start; an upload another server is streaming
+ * writes its file chunk by chunk, and is never that idle.
+ */
 async function cleanStaleUploads(config: Config, startedAt: Date, logger: Logger) {
   try {
-    const removed = await removeStaleUploads(config.dataDir, startedAt);
+    const cutOff = new Date(startedAt.getTime() - BLOB_GC_GRACE_MS);
+    const removed = await removeStaleUploads(config.dataDir, cutOff);
     if (removed) logger.info({ removed }, 'removed partial uploads left by an earlier run');
   } catch (err) {
     logger.warn({ err }, 'could not clean partial uploads; they only take disk space');

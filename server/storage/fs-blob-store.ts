@@ -116,12 +116,13 @@ export function blobStoreFor(dataDir: string): BlobStore {
 
 /**
  * Removes the partial uploads that a killed server left in the store's `tmp/`: files there last
- * written before `before` (this server's start). An upload in flight writes its file chunk by
+ * written before `before` (the caller's cut-off, well before this server's start, since other
+ * servers may be streaming into the same `tmp/`). An upload in flight writes its file chunk by
  * chunk, so its time is newer; only regular files and stray links (unlinked, never followed) are
  * removed, and nothing outside `tmp/`. Returns how many went.
  *
  * @example
- * const removed = await removeStaleUploads(config.dataDir, startedAt);
+ * const removed = await removeStaleUploads(config.dataDir, new Date(Date.now() - BLOB_GC_GRACE_MS));
  */
 export async function removeStaleUploads(dataDir: string, before: Date): Promise<number> {
   const tmpDir = path.join(dataDir, 'store', 'tmp');

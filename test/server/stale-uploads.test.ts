@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../server/config.ts';
 import { startServer } from '../../server/serve.ts';
+import { BLOB_GC_GRACE_MS } from '../../server/services/storage-gc.ts';
 import { removeStaleUploads } from '../../server/storage/fs-blob-store.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { memoryLogger } from '../helpers/logger.ts';
@@ -38,10 +39,16 @@ describe('partial uploads left by a killed server', () => {
   it('are removed when the server starts; uploads written since, and anything outside tmp/, stay', async () => {
     const dir = dataDir();
     const tmp = path.join(dir, 'store', 'tmp');
-    const stale = written(tmp, '1700000000000-0123456789abcdef', 60_000);
-    const outside = written(dir, 'precious.txt', 60_000);
+    const longAgo = BLOB_GC_GRACE_MS + 3600_000;
+    const stale = written(tmp, '1700000000000-0123456789abcdef', longAgo);
+    // Older than this start but within the grace: another server sharing the data directory may
+    // still be streaming it.
+    const otherServers = written(tmp, '1700000000001-fedcba9876543210', 60_000);
+    const outside = written(dir, 'precious.txt', longAgo);
     // A link planted in tmp/ goes, never what it points at.
     fs.symlinkSync(outside, path.join(tmp, 'link'));
+    const then = new Date(Date.now() - longAgo);
+    fs.lutimesSync(path.join(tmp, 'link'), then, then);
     fs.mkdirSync(path.join(tmp, 'a-directory'));
     const { logger, lines } = memoryLogger();
     const server = await startServer(
@@ -56,6 +63,7 @@ describe('partial uploads left by a killed server', () => {
     );
     try {
       expect(fs.existsSync(stale)).toBe(false);
+      expect(fs.readFileSync(otherServers, 'utf8')).toBe('partial upload');
       expect(fs.existsSync(path.join(tmp, 'link'))).toBe(false);
       expect(fs.readFileSync(outside, 'utf8')).toBe('partial upload');
       expect(fs.existsSync(path.join(tmp, 'a-directory'))).toBe(true);
