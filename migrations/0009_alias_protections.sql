@@ -14,17 +14,13 @@ ALTER TABLE "alias_protections" ADD CONSTRAINT "alias_protections_project_id_pro
 ALTER TABLE "alias_protections" ADD CONSTRAINT "alias_protections_gate_id_gates_id_fk" FOREIGN KEY ("gate_id") REFERENCES "public"."gates"("id") ON DELETE restrict ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "alias_protections" ADD CONSTRAINT "alias_protections_updated_by_token_id_api_tokens_id_fk" FOREIGN KEY ("updated_by_token_id") REFERENCES "public"."api_tokens"("id") ON DELETE set null ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "gates" ADD CONSTRAINT "gates_created_by_token_id_api_tokens_id_fk" FOREIGN KEY ("created_by_token_id") REFERENCES "public"."api_tokens"("id") ON DELETE set null ON UPDATE no action;--> statement-breakpoint
--- Protection moves from each model's alias to the project's alias name: a name protected on any
--- model stays protected (no gate bound: the next promotion binds one), and `production`, protected
--- by default from now on, is marked so on the models that have it.
+-- Protection moves from each model's alias to the project's alias name (one rule per name, read
+-- by one service): a name protected on any model stays protected, with no gate bound yet (an
+-- admin binds one, or the first promotion with a gate an admin saved). `production` needs no row:
+-- it is protected by default from now on.
 INSERT INTO "alias_protections" ("project_id", "alias", "protected")
 SELECT DISTINCT m."project_id", a."alias", true
 FROM "model_aliases" a JOIN "models" m ON m."id" = a."model_id"
 WHERE a."protected"
 ON CONFLICT DO NOTHING;--> statement-breakpoint
-UPDATE "model_aliases" a SET "protected" = true
-FROM "models" m
-WHERE m."id" = a."model_id" AND (a."alias" = 'production' OR EXISTS (
-  SELECT 1 FROM "alias_protections" p
-  WHERE p."project_id" = m."project_id" AND p."alias" = a."alias" AND p."protected"
-));
+ALTER TABLE "model_aliases" DROP COLUMN "protected";

@@ -2,6 +2,7 @@ import { and, asc, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { modelAliases, modelVersions, projects } from '../db/schema/index.ts';
 import { AppError } from '../http/errors.ts';
+import { aliasIsProtected } from '../services/alias-protection.ts';
 import { authorize, type Principal, type Role } from '../services/principal.ts';
 import { findProject } from '../services/projects.ts';
 import {
@@ -125,7 +126,7 @@ export async function aliasesOf(db: Db, modelIds: number[]) {
     .select({
       modelId: modelAliases.modelId,
       alias: modelAliases.alias,
-      protected: modelAliases.protected,
+      protected: aliasIsProtected(modelAliases.modelId, modelAliases.alias),
       versionId: modelVersions.id,
       version: modelVersions.version,
     })

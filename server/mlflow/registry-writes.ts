@@ -1,7 +1,8 @@
-import { and, eq, isNotNull, ne, sql } from 'drizzle-orm';
+import { and, eq, isNotNull, ne, not, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { isUniqueViolation } from '../db/errors.ts';
 import { modelAliases, modelVersions, models, promotions } from '../db/schema/index.ts';
+import { aliasIsProtected } from '../services/alias-protection.ts';
 import type { ModelRow, ModelVersionRow, Tx } from '../services/registry.ts';
 import { MlflowError } from './errors.ts';
 
@@ -94,7 +95,7 @@ export async function dropAlias(db: Db | Tx, modelId: number, alias: string) {
       and(
         eq(modelAliases.modelId, modelId),
         eq(modelAliases.alias, alias),
-        eq(modelAliases.protected, false),
+        not(aliasIsProtected(modelAliases.modelId, modelAliases.alias)),
       ),
     );
 }
@@ -114,7 +115,12 @@ export async function deleteVersion(db: Db, model: ModelRow, version: ModelVersi
     const [kept] = await tx
       .select({ n: sql<number>`1` })
       .from(modelAliases)
-      .where(and(eq(modelAliases.modelVersionId, version.id), eq(modelAliases.protected, true)))
+      .where(
+        and(
+          eq(modelAliases.modelVersionId, version.id),
+          aliasIsProtected(modelAliases.modelId, modelAliases.alias),
+        ),
+      )
       .union(
         tx
           .select({ n: sql<number>`1` })
@@ -138,7 +144,12 @@ export async function deleteModel(db: Db, model: ModelRow) {
     const [kept] = await tx
       .select({ n: sql<number>`1` })
       .from(modelAliases)
-      .where(and(eq(modelAliases.modelId, model.id), eq(modelAliases.protected, true)))
+      .where(
+        and(
+          eq(modelAliases.modelId, model.id),
+          aliasIsProtected(modelAliases.modelId, modelAliases.alias),
+        ),
+      )
       .union(
         tx
           .select({ n: sql<number>`1` })

@@ -1,5 +1,5 @@
-import { and, eq, inArray, isNotNull, sql } from 'drizzle-orm';
-import { aliasProtections, gates, modelAliases, models } from '../db/schema/index.ts';
+import { and, eq, inArray, isNotNull, sql, type SQL, type SQLWrapper } from 'drizzle-orm';
+import { aliasProtections, gates, models } from '../db/schema/index.ts';
 import { AppError } from '../http/errors.ts';
 import type { AliasProtection } from '../schemas/alias-protection.ts';
 import type { Principal } from './principal.ts';
@@ -96,9 +96,8 @@ export function requireAdmin(principal: Principal | undefined, field: string, ac
 }
 
 /**
- * Writes the rule for one alias name and copies `protected` onto that alias of every model of the
- * project (the copy the MLflow deletes filter on). Callers decide who may: an admin, or a first
- * promotion binding the gate it passed.
+ * Writes the rule for one alias name. Callers decide who may: an admin, or a first promotion
+ * binding the gate it passed.
  */
 export async function setProtection(
   tx: Tx,
@@ -124,18 +123,26 @@ export async function setProtection(
       target: [aliasProtections.projectId, aliasProtections.alias],
       set: { ...values, updatedAt: sql`now()` },
     });
-  await tx
-    .update(modelAliases)
-    .set({ protected: input.protected })
-    .where(
-      and(
-        eq(modelAliases.alias, input.alias),
-        inArray(
-          modelAliases.modelId,
-          tx.select({ id: models.id }).from(models).where(eq(models.projectId, input.projectId)),
-        ),
-      ),
-    );
+}
+
+/**
+ * The same rule as `protectionOf`, as a SQL boolean over a model's alias row (its model id and
+ * alias name columns), for queries that list or delete aliases: the project's row for that name,
+ * else whether the name is protected by default.
+ *
+ * @example
+ * db.select().from(modelAliases).where(aliasIsProtected(modelAliases.modelId, modelAliases.alias));
+ */
+export function aliasIsProtected(modelId: SQLWrapper, alias: SQLWrapper): SQL<boolean> {
+  const defaults = sql.join(
+    DEFAULT_PROTECTED_ALIASES.map((a) => sql`${a}`),
+    sql`, `,
+  );
+  return sql<boolean>`coalesce((
+    select ${aliasProtections.protected} from ${aliasProtections}
+    join ${models} on ${models.projectId} = ${aliasProtections.projectId}
+    where ${models.id} = ${modelId} and ${aliasProtections.alias} = ${alias}
+  ), ${alias} in (${defaults}))`;
 }
 
 /** The names of the project's gates that protect an alias: only an admin re-versions those. */

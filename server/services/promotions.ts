@@ -117,14 +117,15 @@ function checkJudged(
 
 /**
  * Refuses a move of a protected alias that its bound gate version did not pass. With no gate bound
- * yet, the passing verdict's gate becomes the alias's gate only if an admin saved that gate version
- * or is promoting now: a gate a write token wrote for itself never protects anything.
+ * yet, the passing verdict's gate becomes the alias's gate only if an admin saved that gate
+ * version: a gate a write token wrote (or loosened) for itself never protects anything, even when
+ * an admin's pipeline is the one promoting (it names a gate, not a version).
  */
 async function checkProtected(
   tx: Tx,
   rule: AliasProtection,
   judged: Judged | null,
-  input: { alias: string; to: number; principal: Principal },
+  input: { alias: string; to: number },
 ) {
   const { alias, to } = input;
   if (!judged)
@@ -136,7 +137,7 @@ async function checkProtected(
         : `alias: "${alias}" is protected and no gate is bound to it yet: promote with a gate an admin saved (the first passing promotion binds it) or ask an admin to bind one (PUT /api/v1/projects/{project}/protected-aliases/${alias})`,
       { verdict: null },
     );
-  if (!rule.gate && input.principal.role !== 'admin' && !(await savedByAdmin(tx, judged.gateId)))
+  if (!rule.gate && !(await savedByAdmin(tx, judged.gateId)))
     throw new AppError(
       409,
       'conflict',
@@ -204,11 +205,7 @@ export async function promote(
     mayChange(now);
     const willProtect = input.protected ?? now.protected;
     if (now.protected || willProtect)
-      await checkProtected(tx, now, judged, {
-        alias: input.alias,
-        to: to.version,
-        principal: input.principal,
-      });
+      await checkProtected(tx, now, judged, { alias: input.alias, to: to.version });
     if (willProtect !== now.protected || (willProtect && !now.gate))
       await setProtection(tx, {
         projectId: input.projectId,

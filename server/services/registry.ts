@@ -13,7 +13,7 @@ import {
 } from '../db/schema/index.ts';
 import { AppError, notFound } from '../http/errors.ts';
 import type { Alias, Model, ModelVersion, Promotion } from '../schemas/registry.ts';
-import { protectionOf } from './alias-protection.ts';
+import { aliasIsProtected, protectionOf } from './alias-protection.ts';
 import type { Principal } from './principal.ts';
 
 export type ModelRow = typeof models.$inferSelect;
@@ -90,14 +90,26 @@ export const presentVersion = (v: ModelVersionRow): ModelVersion => ({
   createdAt: v.createdAt.toISOString(),
 });
 
-const presentAlias = (model: ModelRow, a: AliasRow, v: ModelVersionRow): Alias => ({
+const presentAlias = (
+  model: ModelRow,
+  a: AliasRow,
+  v: ModelVersionRow,
+  isProtected: boolean,
+): Alias => ({
   model: model.name,
   alias: a.alias,
   version: v.version,
   checkpointId: v.checkpointId,
-  protected: a.protected,
+  protected: isProtected,
   updatedAt: a.updatedAt.toISOString(),
 });
+
+// An alias row with its version and the project's protection rule for its name.
+const aliasColumns = {
+  alias: modelAliases,
+  version: modelVersions,
+  protected: aliasIsProtected(modelAliases.modelId, modelAliases.alias),
+};
 
 export async function createModel(
   db: Db,
@@ -158,7 +170,7 @@ export async function modelDetail(db: Db, model: ModelRow) {
     .orderBy(asc(modelVersions.version))
     .limit(10_000);
   const aliases = await db
-    .select()
+    .select(aliasColumns)
     .from(modelAliases)
     .innerJoin(modelVersions, eq(modelVersions.id, modelAliases.modelVersionId))
     .where(eq(modelAliases.modelId, model.id))
@@ -167,7 +179,7 @@ export async function modelDetail(db: Db, model: ModelRow) {
   return {
     ...presentModel(model),
     versions: versions.map(presentVersion),
-    aliases: aliases.map((r) => presentAlias(model, r.model_aliases, r.model_versions)),
+    aliases: aliases.map((r) => presentAlias(model, r.alias, r.version, r.protected)),
   };
 }
 
@@ -219,19 +231,19 @@ export async function aliasTarget(
   db: Tx,
   model: ModelRow,
   alias: string,
-): Promise<{ alias: AliasRow; version: ModelVersionRow } | undefined> {
+): Promise<{ alias: AliasRow; version: ModelVersionRow; protected: boolean } | undefined> {
   const [row] = await db
-    .select()
+    .select(aliasColumns)
     .from(modelAliases)
     .innerJoin(modelVersions, eq(modelVersions.id, modelAliases.modelVersionId))
     .where(and(eq(modelAliases.modelId, model.id), eq(modelAliases.alias, alias)));
-  return row && { alias: row.model_aliases, version: row.model_versions };
+  return row;
 }
 
 export async function getAlias(db: Db, model: ModelRow, alias: string): Promise<Alias> {
   const found = await aliasTarget(db, model, alias);
   if (!found) throw notFound(`alias "${alias}" of model "${model.name}"`);
-  return presentAlias(model, found.alias, found.version);
+  return presentAlias(model, found.alias, found.version, found.protected);
 }
 
 /**
@@ -245,6 +257,7 @@ export async function moveAlias(
     alias: string;
     to: ModelVersionRow;
     from?: ModelVersionRow;
+    /** The rule for the alias's name once this move is done (for the answer only). */
     protected: boolean;
     verdictId: string | null;
     actorTokenId: number | null;
@@ -257,11 +270,10 @@ export async function moveAlias(
       modelId: input.model.id,
       alias: input.alias,
       modelVersionId: input.to.id,
-      protected: input.protected,
     })
     .onConflictDoUpdate({
       target: [modelAliases.modelId, modelAliases.alias],
-      set: { modelVersionId: input.to.id, protected: input.protected, updatedAt: sql`now()` },
+      set: { modelVersionId: input.to.id, updatedAt: sql`now()` },
     })
     .returning();
   const [promotion] = await tx
@@ -276,7 +288,10 @@ export async function moveAlias(
       reason: input.reason ?? null,
     })
     .returning();
-  return { alias: presentAlias(input.model, aliasRow!, input.to), promotion: promotion! };
+  return {
+    alias: presentAlias(input.model, aliasRow!, input.to, input.protected),
+    promotion: promotion!,
+  };
 }
 
 /** Serialises moves of one alias until the transaction ends, including its first creation. */

@@ -308,6 +308,18 @@ describe('the first promotion to an unbound protected alias', () => {
       ),
     ]);
     expect((await t.call('GET', `${loans}/protected-aliases`)).json.aliases[0].gate).toBeNull();
+    // Not even when an admin's pipeline promotes with it: it names a gate, not a version it read.
+    const byAdmin = await t.call('POST', '/api/v1/promotions', {
+      project: 'loans',
+      model: 'bot',
+      version: 1,
+      alias: 'production',
+      gate: 'mine',
+    });
+    expect([byAdmin.status, byAdmin.json.error.message]).toEqual([
+      409,
+      expect.stringMatching(/^gate: "production" is protected and no gate is bound to it yet/),
+    ]);
 
     await t.call('POST', `${loans}/gates`, { name: 'release', policy: releasePolicy });
     const bound = await promote('release');

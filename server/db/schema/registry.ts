@@ -106,9 +106,6 @@ export const modelAliases = pgTable(
     modelVersionId: bigintRef('model_version_id')
       .notNull()
       .references(() => modelVersions.id, { onDelete: 'restrict' }),
-    // The project's alias_protections rule for this name, copied here by the one service that
-    // writes both (services/alias-protection.ts) so the MLflow deletes can filter in SQL.
-    protected: boolean('protected').notNull().default(false),
     updatedAt: createdAt(),
   },
   (t) => [primaryKey({ columns: [t.modelId, t.alias] })],
@@ -141,8 +138,9 @@ export const promotions = pgTable(
 );
 
 /**
- * Which alias names of a project are protected, and the gate version bound to each. `production`
- * is protected without a row (see services/alias-protection.ts); a row overrides that default.
+ * Which alias names of a project are protected, and the gate version bound to each: the one place
+ * protection is stored (services/alias-protection.ts reads it). `production` is protected without
+ * a row (see services/alias-protection.ts); a row overrides that default.
  * Only an admin writes rows, except the first promotion to an unbound protected alias, which binds
  * the gate it passed.
  */
