@@ -119,8 +119,9 @@ export const configSchema = z.object({
   HELDOUT_SERVE_QUEUE: z.coerce.number().int().min(0).max(100_000).default(64),
   // Checkpoints (bases and adapters) kept loaded for /v1; the least recently used idle one goes.
   HELDOUT_SERVE_MAX_MODELS: z.coerce.number().int().min(1).max(1000).default(8),
-  // A checkpoint /v1 failed to load (corrupt files, weights that do not parse) answers every
-  // request with that error, without reading it again, for this many seconds.
+  // A checkpoint /v1 failed to load because of its own files (corrupt, weights that do not parse,
+  // config or tokenizer missing or invalid) answers every request with that error, without reading
+  // it again, for this many seconds. Other failures (database, disk) are tried again at once.
   HELDOUT_SERVE_LOAD_RETRY_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
 });
 

@@ -16,6 +16,7 @@ import * as m from '../../plugins/model/index.ts';
 import { BUILTIN_MODELS } from '../../plugins/model/base/builtin.ts';
 import type { Db } from '../db/client.ts';
 import { checkpoints } from '../db/schema/index.ts';
+import { CheckpointCorruptError } from '../services/checkpoint-integrity.ts';
 import { adapterBaseSource, builtinModelName } from '../services/jobs.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import { checkpointDir } from './checkpoint-files.ts';
@@ -65,9 +66,11 @@ export interface ModelCacheDeps {
 /**
  * Loads checkpoints on first use and keeps at most `max` of them (bases and adapters alike),
  * dropping the least recently used one nobody is generating with. Loads in flight are shared. A
- * load that failed (files that are not the registered checkpoint, weights that do not parse) is
- * remembered for `failedLoadTtlMs`: each request meanwhile gets the same error at once instead of
- * reading the checkpoint again.
+ * load that failed because of the checkpoint's own files (not the registered checkpoint, weights
+ * that do not parse, a config or tokenizer missing or invalid) is remembered for
+ * `failedLoadTtlMs`: each request meanwhile gets the same error at once instead of reading the
+ * checkpoint again. Any other failure (the database, the disk, the store) is not remembered: the
+ * next request tries again.
  */
 export class ModelCache {
   readonly #entries = new Map<string, Entry<unknown>>();
@@ -137,6 +140,7 @@ export class ModelCache {
       // Kept out of the loaded entries (it would take a slot of `max`), and tried again later.
       entry.value.catch((error: unknown) => {
         if (this.#entries.get(key) === entry) this.#entries.delete(key);
+        if (!isLasting(error)) return;
         const now = performance.now();
         for (const [k, f] of this.#failed) if (f.until <= now) this.#failed.delete(k);
         this.#failed.set(key, { error, until: now + this.deps.failedLoadTtlMs });
@@ -174,16 +178,40 @@ export class ModelCache {
     if (source.kind === 'builtin') {
       const dir = BUILTIN_MODELS[source.name];
       if (!dir) throw new Error(`this server has no built-in model "${source.name}"`);
-      return load(dir);
+      return parsing(dir, load);
     }
     return this.#withFiles(source.row, load);
   }
 
   /** A run checkpoint's files, verified, as the directory the loaders read. */
   async #withFiles<T>(row: CheckpointRow, use: (dir: string) => Promise<T>): Promise<T> {
-    return use(await checkpointDir(this.deps, row));
+    return parsing(await checkpointDir(this.deps, row), use);
   }
 }
+
+// Failures of the loaders on files already in place: what the bytes say, so they will say it again.
+const unparsable = new WeakSet<object>();
+
+/**
+ * Runs the loaders on `dir`, marking what they throw as the files' own fault, except errors of the
+ * system (a full file table, an I/O error) other than a file that is not there.
+ */
+async function parsing<T>(dir: string, use: (dir: string) => Promise<T>): Promise<T> {
+  try {
+    return await use(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException | null)?.code;
+    if (typeof err === 'object' && err && (code === undefined || code === 'ENOENT')) {
+      unparsable.add(err);
+    }
+    throw err;
+  }
+}
+
+/** Whether loading again would fail the same way: the failure is the checkpoint's own files. */
+const isLasting = (err: unknown) =>
+  err instanceof CheckpointCorruptError ||
+  (typeof err === 'object' && !!err && unparsable.has(err));
 
 // A built-in base is one entry whether a version names it or an adapter applies to it.
 const keyOf = (s: Source) =>

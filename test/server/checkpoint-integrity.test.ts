@@ -6,11 +6,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUILTIN_MODELS } from '../../plugins/model/base/builtin.ts';
 import { readSafetensors, writeSafetensors } from '../../plugins/model/safetensors.ts';
 import { HeldoutClient } from '../../server/client/index.ts';
-import { artifacts } from '../../server/db/schema/index.ts';
+import { artifacts, checkpoints } from '../../server/db/schema/index.ts';
+import { ModelCache } from '../../server/serve/models.ts';
 import { CheckpointCorruptError } from '../../server/services/checkpoint-integrity.ts';
+import { BlobNotFoundError } from '../../server/storage/blob-store.ts';
+import { blobStoreFor } from '../../server/storage/fs-blob-store.ts';
 import { modelDir } from '../../server/worker/context.ts';
 import { sendAs, testApp, type TestApp } from '../helpers/app.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { memoryLogger } from '../helpers/logger.ts';
 
 /**
  * Issue 21, "checkpoints are immutable and verified wherever they are loaded", from the attacker's
@@ -308,6 +312,63 @@ describe('loading verifies the registered sha256', () => {
     await new Promise((r) => setTimeout(r, 1100));
     const mended = await complete(model);
     expect(mended.status, mended.text).toBe(200);
+  }, 60_000);
+
+  it('serving remembers only failures of the files themselves, and tries again after a failure of the store', async () => {
+    const models = new ModelCache({
+      db: database.db,
+      store: blobStoreFor(dataDir),
+      logger: memoryLogger().logger,
+      max: 4,
+      cacheDir: path.join(dataDir, 'remembered-cache'),
+      failedLoadTtlMs: 3600_000,
+    });
+    const rowOf = async (id: string) =>
+      (await database.db.select().from(checkpoints).where(eq(checkpoints.id, id)))[0]!;
+
+    // Corrupt: remembered, so mending the file changes nothing until the failure expires.
+    const corrupt = await servedCheckpoint('remembered-corrupt');
+    const corruptBlob = blobFile(corrupt.checkpoint.sha256);
+    fs.writeFileSync(corruptBlob, weightsNamed('not the registered bytes'));
+    const row = await rowOf(corrupt.checkpoint.id);
+    await expect(models.acquire(row)).rejects.toBeInstanceOf(CheckpointCorruptError);
+    fs.writeFileSync(corruptBlob, corrupt.weights);
+    await expect(models.acquire(row)).rejects.toBeInstanceOf(CheckpointCorruptError);
+
+    // A config that does not parse (its row pointed at other bytes): remembered too.
+    const badConfig = await servedCheckpoint('remembered-config');
+    const elsewhere = await runWith({ 'config.json': '{"n_layer": "many"}' });
+    const [invalid] = await database.db
+      .select()
+      .from(artifacts)
+      .where(eq(artifacts.runId, elsewhere));
+    const configRow = and(
+      eq(artifacts.runId, badConfig.runId),
+      eq(artifacts.path, 'checkpoints/step-1/config.json'),
+    );
+    const [original] = await database.db.select().from(artifacts).where(configRow);
+    const pointAt = (f: typeof invalid) =>
+      database.db
+        .update(artifacts)
+        .set({ sha256: f!.sha256, storageKey: f!.storageKey, sizeBytes: f!.sizeBytes })
+        .where(configRow);
+    await pointAt(invalid);
+    const configCheckpoint = await rowOf(badConfig.checkpoint.id);
+    const unparsable = await models.acquire(configCheckpoint).catch((err: unknown) => err);
+    expect(unparsable).toBeInstanceOf(Error);
+    expect(unparsable).not.toBeInstanceOf(CheckpointCorruptError);
+    await pointAt(original);
+    await expect(models.acquire(configCheckpoint)).rejects.toBe(unparsable);
+
+    // The store failing (the blob missing for a moment) is not the checkpoint's fault: not kept.
+    const blip = await servedCheckpoint('store-blip');
+    const blipBlob = blobFile(blip.checkpoint.sha256);
+    fs.rmSync(blipBlob);
+    const blipRow = await rowOf(blip.checkpoint.id);
+    await expect(models.acquire(blipRow)).rejects.toBeInstanceOf(BlobNotFoundError);
+    fs.writeFileSync(blipBlob, blip.weights);
+    const loaded = await models.acquire(blipRow);
+    loaded.release();
   }, 60_000);
 
   it('serving and evaluation refuse a weights row pointed at other bytes', async () => {
