@@ -6,9 +6,9 @@ import { AppError, notFound } from '../http/errors.ts';
 import type { Artifact, ArtifactList } from '../schemas/artifacts.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import { checkQuotaAtCommit, guardUpload, type StorageLimits } from './storage-quota.ts';
+import type { Tx } from './registry.ts';
 
 type ArtifactRow = typeof artifacts.$inferSelect;
-type Tx = Parameters<Parameters<Db['transaction']>[0]>[0] | Db;
 
 export const presentArtifact = (a: ArtifactRow): Artifact => ({
   runId: a.runId,

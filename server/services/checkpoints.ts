@@ -8,10 +8,10 @@ import type { Checkpoint } from '../schemas/checkpoints.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import { lockRunFiles } from './artifacts.ts';
 import { checkpointLayout } from './checkpoint-integrity.ts';
+import type { Tx } from './registry.ts';
 
 type CheckpointRow = typeof checkpoints.$inferSelect;
 type ArtifactRow = typeof artifacts.$inferSelect;
-type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 
 /** Where a run's checkpoint files live among its artifacts, by step. */
 export const checkpointPath = (step: number) => `checkpoints/step-${step}`;

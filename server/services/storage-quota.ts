@@ -3,8 +3,7 @@ import type { Config } from '../config.ts';
 import type { Db } from '../db/client.ts';
 import { AppError, notFound } from '../http/errors.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
-
-type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+import type { Tx } from './registry.ts';
 
 // Free space is asked again after this many bytes of one upload: often enough that a 2 GiB
 // upload notices a disk filling under it, rarely enough that statfs costs nothing.
@@ -46,7 +45,7 @@ export const storageLimits = (
  * const { usedBytes } = await projectStorage(db, project.id);
  */
 export async function projectStorage(
-  db: Db | Tx,
+  db: Tx,
   projectId: number,
 ): Promise<{ name: string; usedBytes: number }> {
   const rows = (await db.execute(sql`
