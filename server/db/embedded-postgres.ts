@@ -215,7 +215,6 @@ export async function startEmbeddedPostgres(
     fs.writeFileSync(secretFile, password, { mode: 0o600 });
   }
   const password = fs.readFileSync(secretFile, 'utf8').trim();
-  await stopLeftover(clusterDir);
 
   const port = options.port ?? (await freePort());
   const settings = {
