@@ -39,6 +39,12 @@ export interface SubmitInfo {
    * adapter (`peftType` as PEFT writes it: LORA, IA3...) that the trainer folds in or trains on.
    */
   baseModel?: { totalParams?: number; kind: 'full' | 'adapter'; peftType?: string };
+  /**
+   * Positions the model the run trains has (`n_positions`, or `max_position_embeddings` in other
+   * families): of `baseModel`'s underlying model, or of the shipped base when the run names none.
+   * Absent when its config does not say.
+   */
+  contextLength?: number;
 }
 
 export interface TrainerPlugin<C = unknown> {

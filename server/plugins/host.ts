@@ -25,6 +25,41 @@ export interface PluginSummary {
   configSchema: unknown;
 }
 
+/** The keys an object schema at `at` inside `schema` accepts (none when it is not an object). */
+function knownKeys(schema: z.ZodType, at: readonly PropertyKey[]): string[] {
+  let current: unknown = schema;
+  for (const step of at) {
+    if (!(current instanceof z.ZodObject)) return [];
+    current = (current.shape as Record<PropertyKey, unknown>)[step];
+  }
+  return current instanceof z.ZodObject ? Object.keys(current.shape) : [];
+}
+
+/** Levenshtein distance, for suggesting the key a misspelt one meant. */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++)
+      next[j] = Math.min(
+        row[j]! + 1,
+        next[j - 1]! + 1,
+        row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    row = next;
+  }
+  return row[b.length]!;
+}
+
+function unknownKeyMessage(key: string, known: string[]): string {
+  const [best] = known
+    .map((k) => ({ k, d: editDistance(key.toLowerCase(), k.toLowerCase()) }))
+    .sort((x, y) => x.d - y.d);
+  // A third of the key's length: close enough to be a typo, not just another short key.
+  const near = best && best.d <= Math.max(1, Math.floor(key.length / 3));
+  return near ? `unknown key (did you mean ${best.k}?)` : 'unknown key';
+}
+
 function isPlugin(value: unknown): value is TrainerPlugin {
   const p = value as Partial<TrainerPlugin> | undefined;
   return Boolean(
@@ -134,10 +169,14 @@ export function createPluginHost(extra: readonly string[] = []) {
       }
       const parsed = plugin.configSchema.safeParse(config ?? {});
       if (!parsed.success) {
-        const details = parsed.error.issues.map((i) => ({
-          path: ['config', ...i.path].join('.'),
-          message: i.message,
-        }));
+        const details = parsed.error.issues.flatMap((i) =>
+          i.code === 'unrecognized_keys'
+            ? i.keys.map((key) => ({
+                path: ['config', ...i.path, key].join('.'),
+                message: unknownKeyMessage(key, knownKeys(plugin.configSchema, i.path)),
+              }))
+            : [{ path: ['config', ...i.path].join('.'), message: i.message }],
+        );
         throw new AppError(
           400,
           'validation_failed',

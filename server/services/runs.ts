@@ -13,6 +13,7 @@ import {
 import { AppError, notFound } from '../http/errors.ts';
 import type { SubmitInfo } from '../../plugins/sdk/index.ts';
 import { RUN_VIEW_METRICS, type CreateRun, type Run, type RunStatus } from '../schemas/runs.ts';
+import { baseContextLength } from './base-context.ts';
 import { insertTrainJob } from './jobs.ts';
 import { encodeValue } from './metric-values.ts';
 
@@ -167,6 +168,7 @@ export async function submitInfo(db: Db, projectId: number, input: CreateRun): P
       totalParams: base.totalParams ?? undefined,
       peftType: base.kind === 'adapter' && typeof peftType === 'string' ? peftType : undefined,
     },
+    contextLength: await baseContextLength(db, projectId, input.baseCheckpointId ?? undefined),
   };
 }
 

@@ -177,3 +177,159 @@ describe('a run that starts from an adapter checkpoint', () => {
     );
   });
 });
+
+describe('a built-in trainer config that refuses mistakes', () => {
+  const sft = () => [{ datasetVersionId: train, role: 'train' }];
+  const pairs = () => [{ datasetVersionId: prefs, role: 'train' }];
+  const required: Record<string, { config: object; datasets: () => object[] }> = {
+    full: { config: {}, datasets: sft },
+    lora: { config: {}, datasets: sft },
+    peft: { config: { method: 'ia3' }, datasets: sft },
+    rlhf: { config: { method: 'dpo' }, datasets: pairs },
+  };
+
+  it('refuses a misspelt key in every built-in trainer, naming it and the key it meant', async () => {
+    for (const [plugin, { config, datasets }] of Object.entries(required)) {
+      const res = await submit({
+        plugin,
+        config: { ...config, lerningRate: 1e-4 },
+        datasets: datasets(),
+      });
+      expect([plugin, res.status, res.json.error.message]).toEqual([
+        plugin,
+        400,
+        'config.lerningRate: unknown key (did you mean learningRate?)',
+      ]);
+      const ok = await submit({
+        plugin,
+        config: { ...config, learningRate: 1e-4 },
+        datasets: datasets(),
+      });
+      expect([plugin, ok.status, ok.json.config?.learningRate]).toEqual([plugin, 201, 1e-4]);
+    }
+    // A plugin's own fields, added by extending the shared ones, are strict too.
+    const lora = await submit({ plugin: 'lora', config: { rank: 4 }, datasets: sft() });
+    expect(lora.json.error.message).toBe('config.rank: unknown key');
+    const peft = await submit({
+      plugin: 'peft',
+      config: { method: 'prompt-tuning', numVirtualToken: 4 },
+      datasets: sft(),
+    });
+    expect(peft.json.error.message).toBe(
+      'config.numVirtualToken: unknown key (did you mean numVirtualTokens?)',
+    );
+  });
+
+  it("leaves a third-party plugin's schema as its author wrote it", async () => {
+    const res = await submit({ plugin: 'last-layer', config: { whatever: 1 }, datasets: sft() });
+    expect(res.status).toBe(201);
+  });
+
+  it("refuses a maxLength above the base model's context, naming both", async () => {
+    // The shipped tiny base has 256 positions.
+    const long = await submit({ plugin: 'full', config: { maxLength: 512 }, datasets: sft() });
+    expect([long.status, long.json.error.message]).toEqual([
+      400,
+      "config.maxLength: 512 is above the base model's context of 256 positions; at most 256",
+    ]);
+    const fits = await submit({ plugin: 'full', config: { maxLength: 256 }, datasets: sft() });
+    expect(fits.status).toBe(201);
+    // Prompt tuning's virtual tokens take positions too: refused, not clamped at train time.
+    const prompt = { method: 'prompt-tuning', numVirtualTokens: 16 };
+    const tuned = await submit({
+      plugin: 'peft',
+      config: { ...prompt, maxLength: 256 },
+      datasets: sft(),
+    });
+    expect([tuned.status, tuned.json.error.message]).toEqual([
+      400,
+      "config.maxLength: 256 is above the base model's context of 256 positions less the 16 positions numVirtualTokens reserves; at most 240",
+    ]);
+    const room = await submit({
+      plugin: 'peft',
+      config: { ...prompt, maxLength: 240 },
+      datasets: sft(),
+    });
+    expect(room.status).toBe(201);
+  });
+
+  it('reads the context of an imported base (max_position_embeddings) through an adapter on it', async () => {
+    const { db } = database;
+    const [project] = await db.select().from(projects).where(eq(projects.name, 'tuning'));
+    const [base] = await db
+      .insert(checkpoints)
+      .values({
+        projectId: project!.id,
+        name: 'small-llama',
+        kind: 'full',
+        sha256: randomUUID(),
+        sizeBytes: 1,
+        storageKey: 'imports/small-llama',
+        modelConfig: { model_type: 'llama', max_position_embeddings: 64 },
+      })
+      .returning();
+    const [run] = await db
+      .insert(runs)
+      .values({ projectId: project!.id, name: 'sft-on-llama', status: 'finished' })
+      .returning();
+    const [adapter] = await db
+      .insert(checkpoints)
+      .values({
+        projectId: project!.id,
+        runId: run!.id,
+        baseCheckpointId: base!.id,
+        kind: 'adapter',
+        step: 10,
+        sha256: randomUUID(),
+        sizeBytes: 1,
+        storageKey: 'checkpoints/llama-step-10',
+        modelConfig: { peft_type: 'LORA' },
+      })
+      .returning();
+    for (const baseCheckpointId of [base!.id, adapter!.id]) {
+      const res = await submit({
+        plugin: 'lora',
+        config: { maxLength: 128 },
+        baseCheckpointId,
+        datasets: sft(),
+      });
+      expect([res.status, res.json.error.message]).toEqual([
+        400,
+        "config.maxLength: 128 is above the base model's context of 64 positions; at most 64",
+      ]);
+    }
+    const fits = await submit({
+      plugin: 'lora',
+      config: { maxLength: 64 },
+      baseCheckpointId: adapter!.id,
+      datasets: sft(),
+    });
+    expect(fits.status).toBe(201);
+  });
+
+  it('describes every config field of every built-in trainer in GET /api/v1/plugins', async () => {
+    const res = await t.call('GET', '/api/v1/plugins');
+    const builtin = res.json.plugins.filter((p: { source: string }) =>
+      p.source.startsWith('builtin:'),
+    );
+    expect(builtin.map((p: { name: string }) => p.name).sort()).toEqual([
+      'full',
+      'lora',
+      'peft',
+      'rlhf',
+    ]);
+    const undescribed = builtin.flatMap(
+      (p: {
+        name: string;
+        configSchema: { properties: Record<string, { description?: string }> };
+      }) =>
+        Object.entries(p.configSchema.properties)
+          .filter(([, field]) => !field.description?.trim())
+          .map(([key]) => `${p.name}.${key}`),
+    );
+    expect(undescribed).toEqual([]);
+    const full = builtin.find((p: { name: string }) => p.name === 'full');
+    expect(full.configSchema.additionalProperties).toBe(false);
+    expect(full.configSchema.properties.learningRate.description).toMatch(/learning rate/i);
+  });
+});

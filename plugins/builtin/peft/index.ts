@@ -6,9 +6,20 @@ import { runTrainingLoop, snapshot, type LoopParts } from '../shared/train-loop.
 const { tf } = m;
 
 const configSchema = loopSettingsSchema.extend({
-  method: z.enum(['ia3', 'prompt-tuning', 'bitfit']),
-  /** Prompt tuning: how many virtual tokens are prepended. */
-  numVirtualTokens: z.number().int().min(1).max(512).default(8),
+  method: z
+    .enum(['ia3', 'prompt-tuning', 'bitfit'])
+    .describe(
+      'Required. ia3: learned scales on keys, values and MLP; prompt-tuning: learned virtual tokens; bitfit: the biases train.',
+    ),
+  numVirtualTokens: z
+    .number()
+    .int()
+    .min(1)
+    .max(512)
+    .default(8)
+    .describe(
+      'Prompt tuning only: virtual tokens prepended to every input; they take positions from the context, with maxLength.',
+    ),
 });
 type Config = z.infer<typeof configSchema>;
 
@@ -100,7 +111,13 @@ export default definePlugin({
   configSchema,
   capabilities: ['sft-data', 'text-data', 'adapter', 'resume'],
   validate(config, info) {
-    checkRun('peft', ['sft', 'text'], config, info);
+    checkRun(
+      'peft',
+      ['sft', 'text'],
+      config,
+      info,
+      config.method === 'prompt-tuning' ? config.numVirtualTokens : 0,
+    );
   },
   async train(config, ctx) {
     const { config: modelConfig, weights } = await m.loadCheckpointDir(ctx.baseModel.dir);
@@ -112,12 +129,21 @@ export default definePlugin({
     );
     let maxLength = config.maxLength;
     if (config.method === 'prompt-tuning') {
-      maxLength = Math.min(maxLength, modelConfig.n_positions - config.numVirtualTokens);
-      if (maxLength < 8) {
+      // Refused at submission when the base's context is known; a run that got past that (its
+      // config names no positions, or it was queued before the check) is clamped, and says so.
+      const room = modelConfig.n_positions - config.numVirtualTokens;
+      if (room < 8) {
         throw new PluginConfigError(
           `leaves no room for text in the model's ${modelConfig.n_positions} positions`,
           'numVirtualTokens',
         );
+      }
+      if (maxLength > room) {
+        ctx.report.log(
+          'warn',
+          `maxLength ${maxLength} plus ${config.numVirtualTokens} virtual tokens is above the model's ${modelConfig.n_positions} positions; examples are cut at ${room} tokens`,
+        );
+        maxLength = room;
       }
     }
     const parts =

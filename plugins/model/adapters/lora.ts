@@ -12,15 +12,37 @@ import type { ForwardOptions } from '../transformer.ts';
 export const LORA_TARGETS = ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'] as const;
 export type LoraTarget = (typeof LORA_TARGETS)[number];
 
-export const loraSettingsSchema = z.object({
-  r: z.number().int().min(1).max(1024).default(8),
-  alpha: z.number().positive().default(16),
-  dropout: z.number().min(0).max(0.9).default(0),
+export const loraSettingsSchema = z.strictObject({
+  r: z
+    .number()
+    .int()
+    .min(1)
+    .max(1024)
+    .default(8)
+    .describe(
+      'LoRA rank: columns of the low-rank update; raise it (16, 32) when the task needs more capacity.',
+    ),
+  alpha: z
+    .number()
+    .positive()
+    .default(16)
+    .describe('LoRA scale numerator: the update is multiplied by alpha / r; usually 2 × r.'),
+  dropout: z
+    .number()
+    .min(0)
+    .max(0.9)
+    .default(0)
+    .describe(
+      'Dropout rate on the low-rank path while training (0 to 0.9); raise it against overfitting.',
+    ),
   targetModules: z
     .array(z.enum(LORA_TARGETS))
     .min(1)
     .default(['attn.c_attn', 'attn.c_proj'])
-    .refine((t) => new Set(t).size === t.length, 'must not repeat a module'),
+    .refine((t) => new Set(t).size === t.length, 'must not repeat a module')
+    .describe(
+      'Projections (GPT-2 names) that gain an adapter; add the MLP ones for more capacity.',
+    ),
 });
 export type LoraSettings = z.infer<typeof loraSettingsSchema>;
 
