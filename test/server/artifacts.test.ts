@@ -72,7 +72,9 @@ async function count(pattern: string): Promise<number> {
 
 beforeAll(async () => {
   database = await createTestDatabase();
-  dataDir = path.resolve(`.tmp/artifacts-${database.name}`);
+  // A folder of its own around the data directory: the traversal test watches the folder above
+  // the data directory, and .tmp/ itself changes while other test files start and finish.
+  dataDir = path.resolve(`.tmp/artifacts-${database.name}/data`);
   t = await testApp(database, { HELDOUT_DATA_DIR: dataDir, HELDOUT_MAX_ARTIFACT_BYTES: '1000' });
   await t.call('POST', '/api/v1/projects', { name: 'vision' });
   await t.call('POST', '/api/v1/projects', { name: 'other' });
@@ -87,7 +89,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await database.drop();
-  fs.rmSync(dataDir, { recursive: true, force: true });
+  fs.rmSync(path.dirname(dataDir), { recursive: true, force: true });
 });
 
 describe('artifacts', () => {
